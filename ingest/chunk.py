@@ -1,0 +1,206 @@
+"""Chunking along the outline of Chinese official texts.
+
+Outline markers (一、 / （一） / 1. / （1） / 一是 / 一要 / 第一， / 第X章 / 第X条 / Markdown #) are
+recognised at the start of a line or right after a sentence end, and only when they continue a
+numbering (二 after 一) or open a new one at 一, so "统一是" or a stray "3." do not start sections.
+The order in which marker kinds appear sets their nesting, as a reader would infer it.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from ingest.textutil import split_sentences
+
+_CN_DIGITS = {"零": 0, "〇": 0, "一": 1, "二": 2, "两": 2, "三": 3, "四": 4, "五": 5,
+              "六": 6, "七": 7, "八": 8, "九": 9}
+_CN = "一二三四五六七八九十百零〇"
+_CIRCLED = "①②③④⑤⑥⑦⑧⑨⑩⑪⑫⑬⑭⑮⑯⑰⑱⑲⑳"
+
+# (kind, pattern); the first group is the number. Order matters: longer forms first.
+_MARKERS: list[tuple[str, re.Pattern[str]]] = [
+    ("chapter", re.compile(rf"第([{_CN}\d]{{1,4}})[章编]")),
+    ("part", re.compile(rf"第([{_CN}\d]{{1,4}})节")),
+    ("article", re.compile(rf"第([{_CN}\d]{{1,4}})条")),
+    ("cn_ordinal", re.compile(r"第([一二三四五六七八九十]{1,3})[，,、]")),
+    ("cn_dun", re.compile(r"([一二三四五六七八九十]{1,3})[、．]")),
+    ("cn_paren", re.compile(r"[（(]([一二三四五六七八九十]{1,3})[)）]")),
+    ("ar_paren", re.compile(r"[（(](\d{1,2})[)）]")),
+    ("ar_dot", re.compile(r"(\d{1,2})(?:[、．]|\.(?!\d))")),
+    ("circled", re.compile(rf"([{_CIRCLED}])")),
+    ("cn_shi", re.compile(r"([一二三四五六七八九十]{1,3})是")),
+    ("cn_yao", re.compile(r"([一二三四五六七八九十]{1,3})要")),
+]
+# Numbering that runs across the whole document rather than restarting under each parent.
+_GLOBAL_KINDS = {"chapter", "part", "article"}
+_MD_HEADING = re.compile(r"(#{1,6})[ \t]+(.+)")
+# Where a marker may begin: start of text or line, or after a sentence end / colon.
+_BOUNDARY = re.compile(r"(?:^|\n|(?<=[。！？；：:;!?]))[ \t]*|(?<=[。！？；;!?][”’」』])")
+_LABEL_END = re.compile(r"[，,。；;：:！？!?\n]")
+
+
+def cn_number(token: str) -> int | None:
+    """Value of a Chinese or Arabic numeral up to 9999 ("十二" -> 12, "3" -> 3, "②" -> 2)."""
+    if token.isdigit():
+        return int(token)
+    if token in _CIRCLED:
+        return _CIRCLED.index(token) + 1
+    total, current = 0, 0
+    units = {"十": 10, "百": 100, "千": 1000}
+    for ch in token:
+        if ch in _CN_DIGITS:
+            current = _CN_DIGITS[ch]
+        elif ch in units:
+            total += (current or 1) * units[ch]
+            current = 0
+        else:
+            return None
+    return total + current
+
+
+@dataclass(frozen=True)
+class Chunk:
+    """A retrievable piece of a cleaned document, with its place in the outline."""
+
+    ord: int
+    start: int
+    end: int
+    text: str
+    section: tuple[str, ...]
+    headings: tuple[str, ...] = ()
+
+    @property
+    def section_path(self) -> str:
+        """Section labels joined the way citations show them."""
+        return " > ".join(self.section)
+
+    @property
+    def context(self) -> str:
+        """Full heading sentences above the chunk (the labels are shortened for display)."""
+        return "\n".join(self.headings)
+
+
+@dataclass
+class _Open:
+    kind: str
+    number: int
+    label: str
+    heading: str
+
+
+_HEADING_END = re.compile(r"[。！？；;!?\n]")
+
+
+def _label(text: str, at: int, marker_end: int, cap: int = 16) -> tuple[str, str]:
+    """Short label (marker + first clause) and full heading (marker + first sentence)."""
+    marker = text[at:marker_end].strip()
+    rest = text[marker_end : marker_end + 200]
+    stop = _LABEL_END.search(rest)
+    head = (rest[: stop.start()] if stop else rest).strip()
+    if len(head) > cap:
+        head = head[:cap] + "…"
+    stop = _HEADING_END.search(rest)
+    full = (rest[: stop.start()] if stop else rest).strip()[:60]
+    return marker + head, marker + full
+
+
+Section = tuple[int, tuple[str, ...], tuple[str, ...]]
+
+
+def outline(text: str) -> list[Section]:
+    """Section starts: (offset, labels, full headings) in document order, the first at 0."""
+    stack: list[_Open] = []
+    last_global: dict[str, int] = {}
+    starts: list[Section] = [(0, (), ())]
+    for b in _BOUNDARY.finditer(text):
+        pos = b.end()
+        if pos >= len(text):
+            continue
+        md = _MD_HEADING.match(text, pos) if (pos == 0 or text[pos - 1] == "\n") else None
+        if md:
+            level = len(md.group(1))
+            while stack and (not stack[-1].kind.startswith("h") or int(stack[-1].kind[1:]) >= level):
+                stack.pop()
+            label = md.group(2).strip()
+            short = label[:30] + ("…" if len(label) > 30 else "")
+            stack.append(_Open(f"h{level}", 0, short, label[:60]))
+            starts.append(_snapshot(pos, stack))
+            continue
+        for kind, pattern in _MARKERS:
+            m = pattern.match(text, pos)
+            if not m:
+                continue
+            number = cn_number(m.group(1))
+            if number is None or not _accept(stack, last_global, kind, number):
+                continue
+            depth = next((i for i, o in enumerate(stack) if o.kind == kind), None)
+            if depth is not None:
+                del stack[depth:]
+            stack.append(_Open(kind, number, *_label(text, pos, m.end())))
+            if kind in _GLOBAL_KINDS:
+                last_global[kind] = number
+            starts.append(_snapshot(pos, stack))
+            break
+    # Two markers at one offset (a heading right after another) keep the deeper path.
+    dedup: dict[int, Section] = {}
+    for sec in starts:
+        dedup[sec[0]] = sec
+    return [dedup[pos] for pos in sorted(dedup)]
+
+
+def _snapshot(pos: int, stack: list[_Open]) -> Section:
+    return pos, tuple(o.label for o in stack), tuple(o.heading for o in stack)
+
+
+def _accept(stack: list[_Open], last_global: dict[str, int], kind: str, number: int) -> bool:
+    for o in stack:
+        if o.kind == kind:
+            return number == o.number + 1
+    if kind in _GLOBAL_KINDS and kind in last_global:
+        return number == last_global[kind] + 1
+    return number == 1
+
+
+def chunk_text(text: str, max_chars: int = 260, min_chars: int = 40) -> list[Chunk]:
+    """Cut a cleaned document into sentence-aligned chunks that never cross a section start."""
+    sections = outline(text)
+    bounds = [sec[0] for sec in sections] + [len(text)]
+    chunks: list[Chunk] = []
+    carry: int | None = None  # start of a too-short section merged into the next one
+    for i, (start, path, heads) in enumerate(sections):
+        end = bounds[i + 1]
+        body = text[start:end]
+        if not body.strip():
+            continue
+        if len(body.strip()) < min_chars and i + 1 < len(sections):
+            carry = start if carry is None else carry
+            continue
+        sentences = split_sentences(body, base=start)
+        if carry is not None and sentences:
+            first = sentences[0]
+            sentences[0] = type(first)(carry, first.end, text[carry : first.end])
+            carry = None
+        window: list[tuple[int, int]] = []
+        for s in sentences:
+            if window and s.end - window[0][0] > max_chars:
+                chunks.append(_make(text, len(chunks), window, path, heads))
+                window = []
+            window.append((s.start, s.end))
+        if window:
+            chunks.append(_make(text, len(chunks), window, path, heads))
+    if carry is not None:
+        last = sections[-1]
+        chunks.append(_make(text, len(chunks), [(carry, len(text.rstrip()))], last[1], last[2]))
+    return [c for c in chunks if c.text]
+
+
+def _make(
+    text: str,
+    ord_: int,
+    window: list[tuple[int, int]],
+    path: tuple[str, ...],
+    heads: tuple[str, ...],
+) -> Chunk:
+    start, end = window[0][0], window[-1][1]
+    return Chunk(ord_, start, end, text[start:end].strip(), path, heads)

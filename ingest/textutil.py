@@ -1,0 +1,92 @@
+"""Character classes, sentence splitting and matching helpers shared by ingest and retrieval."""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from dataclasses import dataclass
+
+# CJK ideographs (basic + extension A + compatibility) and CJK punctuation ranges.
+CJK = "\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff"
+CJK_RE = re.compile(f"[{CJK}]")
+CJK_PUNCT = "，。、；：？！“”‘’（）《》【】—…·「」『』〔〕"
+
+# Sentence ends; a closing quote or bracket right after one belongs to the same sentence.
+_SENT_END = re.compile(r"[。！？!?；;]+[”’」』）)]*|\n+")
+
+
+@dataclass(frozen=True)
+class Span:
+    """A piece of a text with its offsets in that text."""
+
+    start: int
+    end: int
+    text: str
+
+
+def split_sentences(text: str, base: int = 0, hard_max: int = 160) -> list[Span]:
+    """Split Chinese text into sentences (。！？； and line breaks), offsets relative to `base`.
+
+    A sentence longer than `hard_max` is cut further at commas so that a quote stays short.
+    """
+    spans: list[Span] = []
+    pos = 0
+    for m in _SENT_END.finditer(text):
+        end = m.end()
+        _emit(text, pos, end, base, hard_max, spans)
+        pos = end
+    _emit(text, pos, len(text), base, hard_max, spans)
+    return spans
+
+
+def _emit(text: str, start: int, end: int, base: int, hard_max: int, out: list[Span]) -> None:
+    piece = text[start:end]
+    lead = len(piece) - len(piece.lstrip())
+    piece = piece.strip()
+    if not piece:
+        return
+    start += lead
+    if len(piece) <= hard_max:
+        out.append(Span(base + start, base + start + len(piece), piece))
+        return
+    # Long run-on sentence: cut at the comma closest to the middle of each window.
+    cursor = 0
+    while len(piece) - cursor > hard_max:
+        window = piece[cursor : cursor + hard_max]
+        cut = max(window.rfind("，"), window.rfind(","), window.rfind("、"))
+        if cut < hard_max // 3:
+            cut = hard_max - 1
+        seg = piece[cursor : cursor + cut + 1]
+        out.append(Span(base + start + cursor, base + start + cursor + len(seg), seg))
+        cursor += cut + 1
+    rest = piece[cursor:]
+    if rest.strip():
+        out.append(Span(base + start + cursor, base + start + len(piece), rest))
+
+
+def cjk_ratio(text: str) -> float:
+    """Share of CJK ideographs among non-space characters."""
+    chars = [c for c in text if not c.isspace()]
+    if not chars:
+        return 0.0
+    return sum(1 for c in chars if CJK_RE.match(c)) / len(chars)
+
+
+def match_key(text: str) -> str:
+    """Normalise for substring matching: NFKC (full/half width), no whitespace, lower case."""
+    return re.sub(r"\s+", "", unicodedata.normalize("NFKC", text)).lower()
+
+
+def char_shingles(text: str, n: int = 3) -> set[str]:
+    """Character n-grams of the CJK/alphanumeric content, for near-duplicate detection."""
+    core = re.sub(rf"[^{CJK}0-9A-Za-z]", "", text)
+    if len(core) <= n:
+        return {core} if core else set()
+    return {core[i : i + n] for i in range(len(core) - n + 1)}
+
+
+def overlap(a: set[str], b: set[str]) -> float:
+    """Overlap coefficient |a∩b| / min(|a|,|b|): 1.0 when one text is contained in the other."""
+    if not a or not b:
+        return 0.0
+    return len(a & b) / min(len(a), len(b))
