@@ -1,0 +1,118 @@
+"""Keyword search: BM25 over jieba tokens.
+
+Chroma has no BM25; dense search alone misses exact terms such as "12345", "双对调" or a form
+name, so the index keeps this lexical side next to the vectors and fuses the two.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections import Counter
+from collections.abc import Iterable, Sequence
+from functools import lru_cache
+from importlib import resources
+from typing import Any
+
+import numpy as np
+
+_KEEP = re.compile(r"[\u3400-\u9fffA-Za-z0-9]")
+
+
+@lru_cache(maxsize=1)
+def _tokenizer() -> Any:
+    import logging
+
+    import jieba
+
+    jieba.setLogLevel(logging.WARNING)
+    tk = jieba.Tokenizer()
+    with resources.as_file(resources.files("ingest") / "domain_words.txt") as path:
+        tk.load_userdict(str(path))
+    return tk
+
+
+@lru_cache(maxsize=1)
+def stopwords() -> frozenset[str]:
+    """Function words and question words that carry no topic."""
+    text = (resources.files("ingest") / "stopwords.txt").read_text(encoding="utf-8")
+    return frozenset(text.split())
+
+
+def tokenize(text: str) -> list[str]:
+    """Search tokens: jieba search-mode words, lower-cased, without stopwords and punctuation."""
+    stop = stopwords()
+    out: list[str] = []
+    for tok in _tokenizer().cut_for_search(text):
+        tok = tok.strip().lower()
+        if tok and tok not in stop and _KEEP.search(tok):
+            out.append(tok)
+    return out
+
+
+def key_terms(text: str) -> list[str]:
+    """Content words of a question, in order, each once (precise jieba mode, no stopwords)."""
+    stop = stopwords()
+    out: list[str] = []
+    for tok in _tokenizer().cut(text, HMM=False):
+        tok = tok.strip().lower()
+        if tok and tok not in stop and _KEEP.search(tok) and tok not in out:
+            out.append(tok)
+    return out
+
+
+def subwords(term: str) -> list[str]:
+    """The shorter dictionary words inside a compound term (英语听力 -> 英语, 听力)."""
+    parts = [t for t in _tokenizer().cut_for_search(term, HMM=False) if t != term and len(t) > 1]
+    return list(dict.fromkeys(parts))
+
+
+class BM25Index:
+    """An in-memory BM25 (Okapi) index over pre-tokenised documents."""
+
+    def __init__(self, docs: Sequence[Sequence[str]], k1: float = 1.2, b: float = 0.75) -> None:
+        self.k1, self.b = k1, b
+        self.n = len(docs)
+        lengths = np.array([len(d) for d in docs], dtype=np.float32)
+        self.avgdl = float(lengths.mean()) if self.n else 0.0
+        postings: dict[str, tuple[list[int], list[int]]] = {}
+        for i, doc in enumerate(docs):
+            for term, tf in Counter(doc).items():
+                ids, tfs = postings.setdefault(term, ([], []))
+                ids.append(i)
+                tfs.append(tf)
+        norm = k1 * (1 - b + b * lengths / self.avgdl) if self.n else lengths
+        self._postings: dict[str, tuple[np.ndarray, np.ndarray]] = {}
+        for term, (ids, tfs) in postings.items():
+            idx = np.asarray(ids, dtype=np.int32)
+            tf = np.asarray(tfs, dtype=np.float32)
+            self._postings[term] = (idx, tf * (k1 + 1) / (tf + norm[idx]))
+
+    def df(self, term: str) -> int:
+        """Number of documents containing `term`."""
+        hit = self._postings.get(term)
+        return 0 if hit is None else len(hit[0])
+
+    def idf(self, term: str) -> float:
+        """BM25 idf; a term absent from the corpus gets the highest value."""
+        df = self.df(term)
+        return math.log(1 + (self.n - df + 0.5) / (df + 0.5))
+
+    def scores(self, query_tokens: Iterable[str]) -> np.ndarray:
+        """BM25 score of every document for the query."""
+        out = np.zeros(self.n, dtype=np.float32)
+        for term in set(query_tokens):
+            hit = self._postings.get(term)
+            if hit is not None:
+                out[hit[0]] += self.idf(term) * hit[1]
+        return out
+
+    def top(self, query_tokens: Iterable[str], k: int) -> list[tuple[int, float]]:
+        """The k best documents as (position, score), best first, zero scores left out."""
+        s = self.scores(query_tokens)
+        if not self.n:
+            return []
+        k = min(k, self.n)
+        idx = np.argpartition(-s, k - 1)[:k]
+        idx = idx[np.argsort(-s[idx])]
+        return [(int(i), float(s[i])) for i in idx if s[i] > 0]
