@@ -1,0 +1,243 @@
+"""The `kaowu` command line."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import os
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import prompts
+
+
+def _services() -> Any:
+    from bot.services import build_services
+
+    return build_services()
+
+
+def _print_ingest(report: Any) -> None:
+    parts = [
+        f"新增 {len(report.added)}",
+        f"更新 {len(report.updated)}",
+        f"删除 {len(report.removed)}",
+        f"未变 {len(report.unchanged)}",
+        f"跳过 {len(report.skipped)}",
+    ]
+    print(f"导入完成：{'，'.join(parts)}；写入 {report.chunks} 段。")
+    for name, reason in report.skipped:
+        print(f"  跳过 {name}：{reason}", file=sys.stderr)
+
+
+def _ensure(services: Any) -> None:
+    from bot.services import ensure_knowledge, knowledge_dir
+
+    if services.index.documents():
+        return
+    print(prompts.render("first_run", path=knowledge_dir(services.settings)), file=sys.stderr)
+    report = ensure_knowledge(services)
+    if report is not None:
+        _print_ingest(report)
+
+
+# ---------------------------------------------------------------------------- commands
+def cmd_ingest(args: argparse.Namespace) -> int:
+    """kaowu ingest [PATH ...]"""
+    from bot.services import knowledge_dir
+    from ingest.pipeline import ingest
+
+    services = _services()
+    try:
+        paths = [Path(p) for p in args.paths] or [knowledge_dir(services.settings)]
+        report = ingest(
+            services.index,
+            paths,
+            max_chars=services.settings.index.chunk_max_chars,
+            progress=False if args.quiet else None,
+        )
+        _print_ingest(report)
+        return 1 if any(reason == "路径不存在" for _, reason in report.skipped) else 0
+    finally:
+        services.close()
+
+
+def _ask_json(services: Any, question: str) -> dict[str, Any]:
+    from bot.qa import InvalidQuestion
+
+    try:
+        return services.qa.ask(question).to_json()  # type: ignore[no-any-return]
+    except InvalidQuestion as exc:
+        return {"question": question, "answered": False, "answer": str(exc), "citations": [],
+                "error": str(exc)}
+
+
+def cmd_ask(args: argparse.Namespace) -> int:
+    """kaowu ask [--json] [--batch FILE] "问题" """
+    from bot.qa import InvalidQuestion
+    from bot.render import answer_plain
+
+    if not args.batch and args.question is None:
+        print(prompts.load("ask_cli_usage"), file=sys.stderr)
+        return 2
+    services = _services()
+    try:
+        _ensure(services)
+        if args.batch:
+            return _ask_batch(services, Path(args.batch), args.json)
+        if args.json:
+            print(json.dumps(_ask_json(services, args.question), ensure_ascii=False))
+            return 0
+        try:
+            answer = services.qa.ask(args.question)
+        except InvalidQuestion as exc:
+            print(str(exc), file=sys.stderr)
+            return 2
+        print(answer_plain(answer))
+        return 0
+    finally:
+        services.close()
+
+
+def _ask_batch(services: Any, path: Path, as_json: bool) -> int:
+    try:
+        lines = path.read_text(encoding="utf-8").splitlines()
+    except OSError as exc:
+        print(f"无法读取 {path}：{exc.strerror or exc}", file=sys.stderr)
+        return 1
+    from bot.render import answer_plain
+
+    for n, line in enumerate(lines, 1):
+        if not line.strip():
+            continue
+        try:
+            row = json.loads(line)
+            if not isinstance(row, dict) or "question" not in row:
+                raise ValueError
+        except ValueError:
+            err = f"第 {n} 行不是含 question 字段的 JSON 对象"
+            print(json.dumps({"id": None, "line": n, "error": err}, ensure_ascii=False))
+            continue
+        result = _ask_json(services, str(row["question"]))
+        if as_json:
+            print(json.dumps({"id": row.get("id"), **result}, ensure_ascii=False), flush=True)
+        else:
+            print(f"# {row.get('id', n)} {row['question']}")
+            answer = services.qa.ask(str(row["question"])) if "error" not in result else None
+            print((answer_plain(answer) if answer else result["answer"]) + "\n", flush=True)
+    return 0
+
+
+def cmd_chat(args: argparse.Namespace) -> int:
+    """kaowu chat [--user ID] [--chat ID] [--name NAME]"""
+    from bot.console import run_console
+    from bot.core import Core
+
+    services = _services()
+    try:
+        _ensure(services)
+        chat = args.chat if args.chat is not None else args.user
+        return run_console(Core(services), args.user, chat, args.name or "")
+    finally:
+        services.close()
+
+
+def cmd_eval(args: argparse.Namespace) -> int:
+    """kaowu eval FILE [--json]"""
+    from bot.evaluate import evaluate, read_questions
+
+    try:
+        questions = read_questions(Path(args.file))
+    except (OSError, ValueError) as exc:
+        print(f"无法读取题集 {args.file}：{exc}", file=sys.stderr)
+        return 1
+    services = _services()
+    try:
+        if not services.index.documents():
+            print(prompts.load("index_empty"), file=sys.stderr)
+            return 1
+        report = evaluate(services.qa.ask, questions)
+    finally:
+        services.close()
+    metrics = report.metrics()
+    if args.json:
+        rows = [r.__dict__ for r in report.results]
+        print(json.dumps({"metrics": metrics, "results": rows}, ensure_ascii=False))
+        return 0
+    labels = {
+        "questions": "题目数", "answerable": "可回答题数", "hit@1": "hit@1", "hit@3": "hit@3",
+        "hit@5": "hit@5", "refusal_rate": "不可回答题的拒答率",
+        "false_refusal_rate": "可回答题的误拒率", "median_quote_chars": "引文长度中位数（字）",
+    }
+    for key, value in metrics.items():
+        print(f"{labels[key]:<16}{value}")
+    misses = [r for r in report.results if (r.answerable and r.hit_rank != 1) or
+              (not r.answerable and r.answered)]
+    if misses:
+        print("\n未命中第一位或应拒未拒：")
+        for r in misses:
+            status = "拒答" if not r.answered else f"命中位次 {r.hit_rank or '无'}"
+            print(f"  {r.id} {r.question}（{status}）")
+    return 0
+
+
+# ---------------------------------------------------------------------------- parser
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser for every subcommand."""
+    p = argparse.ArgumentParser(prog="kaowu", description="考务助手：考务规定问答（附出处）与每日报告。")
+    p.add_argument("-v", "--verbose", action="store_true", help="输出调试日志")
+    sub = p.add_subparsers(dest="command")
+
+    s = sub.add_parser("ingest", help="导入文档到知识库（默认 knowledge/）")
+    s.add_argument("paths", nargs="*", help="文件或目录")
+    s.add_argument("-q", "--quiet", action="store_true", help="不显示进度条")
+    s.set_defaults(func=cmd_ingest)
+
+    s = sub.add_parser("ask", help="提一个问题")
+    s.add_argument("question", nargs="?", help="问题")
+    s.add_argument("--json", action="store_true", help="输出一个 JSON 对象")
+    s.add_argument("--batch", metavar="FILE", help="从 JSONL 文件（id、question）批量提问")
+    s.set_defaults(func=cmd_ask)
+
+    s = sub.add_parser("chat", help="交互式控制台")
+    s.add_argument("--user", type=int, default=0, help="以该用户 id 身份发言")
+    s.add_argument("--chat", type=int, default=None, help="会话 id（默认与用户相同，即私聊）")
+    s.add_argument("--name", default="", help="显示名")
+    s.set_defaults(func=cmd_chat)
+
+    s = sub.add_parser("eval", help="用题集评测检索与拒答")
+    s.add_argument("file", help="题集 JSONL")
+    s.add_argument("--json", action="store_true", help="输出 JSON")
+    s.set_defaults(func=cmd_eval)
+    return p
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the `kaowu` script."""
+    os.environ.setdefault("ANONYMIZED_TELEMETRY", "False")
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    logging.basicConfig(
+        level=logging.INFO if args.verbose else logging.WARNING,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
+    if args.command is None:
+        args = parser.parse_args(["chat"])
+    try:
+        return int(args.func(args))
+    except KeyboardInterrupt:
+        return 130
+    except Exception as exc:  # last resort: a readable line instead of a traceback
+        from ingest.embeddings import EmbedderUnavailable
+
+        if isinstance(exc, EmbedderUnavailable):
+            print(str(exc), file=sys.stderr)
+            return 1
+        raise
+
+
+if __name__ == "__main__":
+    sys.exit(main())
