@@ -9,18 +9,21 @@ import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import prompts
 
+if TYPE_CHECKING:
+    from bot.services import Services
 
-def _services() -> Any:
+
+def _services() -> Services:
     from bot.services import build_services
 
     return build_services()
 
 
-def _print_ingest(report: Any) -> None:
+def _print_ingest(report: Any, stream: Any = None) -> None:
     parts = [
         f"新增 {len(report.added)}",
         f"更新 {len(report.updated)}",
@@ -28,12 +31,12 @@ def _print_ingest(report: Any) -> None:
         f"未变 {len(report.unchanged)}",
         f"跳过 {len(report.skipped)}",
     ]
-    print(f"导入完成：{'，'.join(parts)}；写入 {report.chunks} 段。")
+    print(f"导入完成：{'，'.join(parts)}；写入 {report.chunks} 段。", file=stream or sys.stdout)
     for name, reason in report.skipped:
         print(f"  跳过 {name}：{reason}", file=sys.stderr)
 
 
-def _ensure(services: Any) -> None:
+def _ensure(services: Services) -> None:
     from bot.services import ensure_knowledge, knowledge_dir
 
     if services.index.documents():
@@ -41,7 +44,7 @@ def _ensure(services: Any) -> None:
     print(prompts.render("first_run", path=knowledge_dir(services.settings)), file=sys.stderr)
     report = ensure_knowledge(services)
     if report is not None:
-        _print_ingest(report)
+        _print_ingest(report, stream=sys.stderr)  # stdout stays clean for --json
 
 
 # ---------------------------------------------------------------------------- commands
@@ -65,14 +68,19 @@ def cmd_ingest(args: argparse.Namespace) -> int:
         services.close()
 
 
-def _ask_json(services: Any, question: str) -> dict[str, Any]:
+def _ask_json(services: Services, question: str) -> dict[str, Any]:
     from bot.qa import InvalidQuestion
 
     try:
-        return services.qa.ask(question).to_json()  # type: ignore[no-any-return]
+        return services.qa.ask(question).to_json()
     except InvalidQuestion as exc:
-        return {"question": question, "answered": False, "answer": str(exc), "citations": [],
-                "error": str(exc)}
+        return {
+            "question": question,
+            "answered": False,
+            "answer": str(exc),
+            "citations": [],
+            "error": str(exc),
+        }
 
 
 def cmd_ask(args: argparse.Namespace) -> int:
@@ -102,7 +110,7 @@ def cmd_ask(args: argparse.Namespace) -> int:
         services.close()
 
 
-def _ask_batch(services: Any, path: Path, as_json: bool) -> int:
+def _ask_batch(services: Services, path: Path, as_json: bool) -> int:
     try:
         lines = path.read_text(encoding="utf-8").splitlines()
     except OSError as exc:
@@ -168,14 +176,22 @@ def cmd_eval(args: argparse.Namespace) -> int:
         print(json.dumps({"metrics": metrics, "results": rows}, ensure_ascii=False))
         return 0
     labels = {
-        "questions": "题目数", "answerable": "可回答题数", "hit@1": "hit@1", "hit@3": "hit@3",
-        "hit@5": "hit@5", "refusal_rate": "不可回答题的拒答率",
-        "false_refusal_rate": "可回答题的误拒率", "median_quote_chars": "引文长度中位数（字）",
+        "questions": "题目数",
+        "answerable": "可回答题数",
+        "hit@1": "hit@1",
+        "hit@3": "hit@3",
+        "hit@5": "hit@5",
+        "refusal_rate": "不可回答题的拒答率",
+        "false_refusal_rate": "可回答题的误拒率",
+        "median_quote_chars": "引文长度中位数（字）",
     }
     for key, value in metrics.items():
         print(f"{labels[key]:<16}{value}")
-    misses = [r for r in report.results if (r.answerable and r.hit_rank != 1) or
-              (not r.answerable and r.answered)]
+    misses = [
+        r
+        for r in report.results
+        if (r.answerable and r.hit_rank != 1) or (not r.answerable and r.answered)
+    ]
     if misses:
         print("\n未命中第一位或应拒未拒：")
         for r in misses:
@@ -187,7 +203,9 @@ def cmd_eval(args: argparse.Namespace) -> int:
 # ---------------------------------------------------------------------------- parser
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser for every subcommand."""
-    p = argparse.ArgumentParser(prog="kaowu", description="考务助手：考务规定问答（附出处）与每日报告。")
+    p = argparse.ArgumentParser(
+        prog="kaowu", description="考务助手：考务规定问答（附出处）与每日报告。"
+    )
     p.add_argument("-v", "--verbose", action="store_true", help="输出调试日志")
     sub = p.add_subparsers(dest="command")
 

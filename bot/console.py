@@ -54,8 +54,13 @@ def run_console(
             break
         if not text and not interactive:
             continue
-        msg = Message(user_id=user_id, chat_id=chat_id, text=text, user_name=name,
-                      is_private=chat_id == user_id)
+        msg = Message(
+            user_id=user_id,
+            chat_id=chat_id,
+            text=text,
+            user_name=name,
+            is_private=chat_id == user_id,
+        )
         for reply in core.handle(msg):
             _show(reply, out, export_dir)
         if not interactive:

@@ -43,7 +43,9 @@ class EvalReport:
     def hit_at(self, k: int) -> float:
         """Share of answerable questions with a correct citation among the first k."""
         rows = self._answerable()
-        return sum(1 for r in rows if r.hit_rank is not None and r.hit_rank <= k) / max(len(rows), 1)
+        return sum(1 for r in rows if r.hit_rank is not None and r.hit_rank <= k) / max(
+            len(rows), 1
+        )
 
     @property
     def refusal_rate(self) -> float:

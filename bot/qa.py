@@ -156,7 +156,8 @@ class QAService:
             context = f"{chunk.context}\n{chunk.text}"
             context_cov = _coverage(terms, context)
             sentences = [
-                s for s in split_sentences(chunk.text, base=chunk.start)
+                s
+                for s in split_sentences(chunk.text, base=chunk.start)
                 if len(re.sub(r"\W", "", s.text)) >= 6
             ]
             for i, s in enumerate(sentences):
@@ -168,10 +169,17 @@ class QAService:
                 if i + 1 < len(sentences):
                     nxt = sentences[i + 1]
                     text = chunk.text[s.start - chunk.start : nxt.end - chunk.start]
-                    if len(text) <= _PAIR_MAX_CHARS:
+                    if len(text) <= _PAIR_MAX_CHARS and "\n" not in text:
                         candidates.append(
-                            Candidate(hit, s.start, nxt.end, text, _coverage(terms, text),
-                                      context_cov, pair=True)
+                            Candidate(
+                                hit,
+                                s.start,
+                                nxt.end,
+                                text,
+                                _coverage(terms, text),
+                                context_cov,
+                                pair=True,
+                            )
                         )
         for c in candidates:
             c.score = _rank_score(c)

@@ -7,7 +7,7 @@ from bot.qa import Answer, Citation
 
 
 def source_line(c: Citation) -> str:
-    """"[n] 标题 · 章节" for one citation."""
+    """ "[n] 标题 · 章节" for one citation."""
     where = f"{c.title} · {c.section}" if c.section else c.title
     return f"[{c.n}] {where}（{c.source}）"
 

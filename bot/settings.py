@@ -12,7 +12,10 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, Field, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
-_COMMON = SettingsConfigDict(env_file=".env", env_file_encoding="utf-8", extra="ignore")
+# An empty value (`CHROMA_HOST=`) means "use the default", as in .env.example.
+_COMMON = SettingsConfigDict(
+    env_file=".env", env_file_encoding="utf-8", extra="ignore", env_ignore_empty=True
+)
 
 
 def _split_ids(value: Any) -> Any:
@@ -198,7 +201,7 @@ def load_settings(env_file: Path | str | None = ".env", **overrides: dict[str, A
     """Read every group from the environment and `env_file`; `overrides` maps group -> fields."""
     groups: dict[str, Any] = {}
     for name, cls in GROUPS.items():
-        groups[name] = cls(_env_file=env_file, **overrides.get(name, {}))  # type: ignore[call-arg]
+        groups[name] = cls(_env_file=env_file, **overrides.get(name, {}))
     return Settings(**groups)
 
 

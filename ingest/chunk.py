@@ -13,8 +13,20 @@ from dataclasses import dataclass
 
 from ingest.textutil import split_sentences
 
-_CN_DIGITS = {"零": 0, "〇": 0, "一": 1, "二": 2, "两": 2, "三": 3, "四": 4, "五": 5,
-              "六": 6, "七": 7, "八": 8, "九": 9}
+_CN_DIGITS = {
+    "零": 0,
+    "〇": 0,
+    "一": 1,
+    "二": 2,
+    "两": 2,
+    "三": 3,
+    "四": 4,
+    "五": 5,
+    "六": 6,
+    "七": 7,
+    "八": 8,
+    "九": 9,
+}
 _CN = "一二三四五六七八九十百零〇"
 _CIRCLED = "①②③④⑤⑥⑦⑧⑨⑩⑪⑫⑬⑭⑮⑯⑰⑱⑲⑳"
 
@@ -42,10 +54,10 @@ _LABEL_END = re.compile(r"[，,。；;：:！？!?\n]")
 
 def cn_number(token: str) -> int | None:
     """Value of a Chinese or Arabic numeral up to 9999 ("十二" -> 12, "3" -> 3, "②" -> 2)."""
-    if token.isdigit():
-        return int(token)
-    if token in _CIRCLED:
+    if token in _CIRCLED:  # "②".isdigit() is True, so test this first
         return _CIRCLED.index(token) + 1
+    if token.isascii() and token.isdigit():
+        return int(token)
     total, current = 0, 0
     units = {"十": 10, "百": 100, "千": 1000}
     for ch in token:
@@ -102,7 +114,8 @@ def _label(text: str, at: int, marker_end: int, cap: int = 16) -> tuple[str, str
         head = head[:cap] + "…"
     stop = _HEADING_END.search(rest)
     full = (rest[: stop.start()] if stop else rest).strip()[:60]
-    return marker + head, marker + full
+    sep = " " if marker[-1:] in "章节条编" and head else ""  # 第二章 考务, as printed
+    return marker + sep + head, marker + sep + full
 
 
 Section = tuple[int, tuple[str, ...], tuple[str, ...]]
@@ -120,7 +133,9 @@ def outline(text: str) -> list[Section]:
         md = _MD_HEADING.match(text, pos) if (pos == 0 or text[pos - 1] == "\n") else None
         if md:
             level = len(md.group(1))
-            while stack and (not stack[-1].kind.startswith("h") or int(stack[-1].kind[1:]) >= level):
+            while stack and (
+                not stack[-1].kind.startswith("h") or int(stack[-1].kind[1:]) >= level
+            ):
                 stack.pop()
             label = md.group(2).strip()
             short = label[:30] + ("…" if len(label) > 30 else "")
@@ -162,36 +177,31 @@ def _accept(stack: list[_Open], last_global: dict[str, int], kind: str, number: 
     return number == 1
 
 
-def chunk_text(text: str, max_chars: int = 260, min_chars: int = 40) -> list[Chunk]:
-    """Cut a cleaned document into sentence-aligned chunks that never cross a section start."""
+def chunk_text(text: str, max_chars: int = 260) -> list[Chunk]:
+    """Cut a cleaned document into sentence-aligned chunks that never cross a section start.
+
+    A section that is only its heading line, directly followed by its own subsections, gets no
+    chunk of its own: its heading is part of every subsection's context.
+    """
     sections = outline(text)
     bounds = [sec[0] for sec in sections] + [len(text)]
     chunks: list[Chunk] = []
-    carry: int | None = None  # start of a too-short section merged into the next one
     for i, (start, path, heads) in enumerate(sections):
-        end = bounds[i + 1]
-        body = text[start:end]
+        body = text[start : bounds[i + 1]]
         if not body.strip():
             continue
-        if len(body.strip()) < min_chars and i + 1 < len(sections):
-            carry = start if carry is None else carry
+        nxt = sections[i + 1] if i + 1 < len(sections) else None
+        heading_only = bool(heads) and body.strip() == heads[-1]
+        if heading_only and nxt is not None and nxt[1][: len(path)] == path:
             continue
-        sentences = split_sentences(body, base=start)
-        if carry is not None and sentences:
-            first = sentences[0]
-            sentences[0] = type(first)(carry, first.end, text[carry : first.end])
-            carry = None
         window: list[tuple[int, int]] = []
-        for s in sentences:
+        for s in split_sentences(body, base=start):
             if window and s.end - window[0][0] > max_chars:
                 chunks.append(_make(text, len(chunks), window, path, heads))
                 window = []
             window.append((s.start, s.end))
         if window:
             chunks.append(_make(text, len(chunks), window, path, heads))
-    if carry is not None:
-        last = sections[-1]
-        chunks.append(_make(text, len(chunks), [(carry, len(text.rstrip()))], last[1], last[2]))
     return [c for c in chunks if c.text]
 
 

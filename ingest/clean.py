@@ -22,7 +22,7 @@ _PINYIN_ANNOT = re.compile(rf"(?<=[{CJK}])[(（]([{_PY}]{{1,8}}(?: ?[{_PY}]{{1,8
 # The corrupted form where the character and "(" were lost: 再?gòu)?qiáng)調
 _PINYIN_BROKEN = re.compile(rf"[?？]([{_PY}]{{1,8}})[)）]")
 # Neutral-tone syllables appear without a tone mark; other unmarked words in brackets are kept.
-_NEUTRAL = {"de", "le", "ma", "ne", "ba", "zi", "men", "me", "a", "zhe", "guo", "li", "shang"}
+_NEUTRAL = {"de", "le", "ma", "ne", "ba", "zi", "men", "zhe", "guo", "shang"}
 # An undecodable character left as "?" between two Chinese characters.
 _MOJIBAKE_Q = re.compile(rf"(?<=[{CJK}])\?+(?=[{CJK}])")
 
@@ -57,6 +57,9 @@ _FILE_SUFFIX = re.compile(r"\.(docx?|pdf|txt|html?|md|wps)$", re.IGNORECASE)
 _OUTLINE_START = re.compile(
     r"^(#{1,6}\s|第[一二三四五六七八九十百零〇\d]+[章节条编]|[一二三四五六七八九十]+、|"
     r"[（(][一二三四五六七八九十\d]+[）)]|\d{1,2}[、.．](?!\d)|[一二三四五六七八九十]+[是要][，,、]?)"
+)
+_MARKER_ONLY = re.compile(
+    r"^(第[一二三四五六七八九十百零〇\d]+[章节条编]|[一二三四五六七八九十]+、)$"
 )
 _SALUTATION = re.compile(r"^(同志们|各位|尊敬的)")
 _SENTENCE_PUNCT = re.compile(r"[。！？；!?;]")
@@ -99,7 +102,9 @@ def strip_pinyin(text: str) -> str:
             return ""
         return m.group(0)
 
-    text = _PINYIN_BROKEN.sub(lambda m: "" if any(c in _TONES for c in m.group(1)) else m.group(0), text)
+    text = _PINYIN_BROKEN.sub(
+        lambda m: "" if any(c in _TONES for c in m.group(1)) else m.group(0), text
+    )
     text = _PINYIN_ANNOT.sub(annot, text)
     return _MOJIBAKE_Q.sub("", text)
 
@@ -158,6 +163,8 @@ def _break_spaces(line: str) -> list[str]:
         left = line[seg_start : m.start()]
         right = line[m.end() :]
         since = re.split(r"[。！？；]", left)[-1]
+        if _MARKER_ONLY.match(since):  # "第三条 监考员…": the space belongs to the heading
+            continue
         is_break = (
             left[-1:] in "。！？；：:;!?”"
             or bool(_OUTLINE_START.match(right))
@@ -243,7 +250,9 @@ def clean_text(raw: str, title_hint: str | None = None) -> CleanedText:
     title = _clean_title(title_hint) if title_hint else None
     first_body = next((i for i, ln in enumerate(lines) if _is_body(ln)), len(lines))
     if title is None:
-        scored = [(i, _title_score(_FILE_SUFFIX.sub("", ln))) for i, ln in enumerate(lines[:first_body])]
+        scored = [
+            (i, _title_score(_FILE_SUFFIX.sub("", ln))) for i, ln in enumerate(lines[:first_body])
+        ]
         best = max((s for _, s in scored), default=-1)
         if best > 0:
             at = next(i for i, s in scored if s == best)
@@ -257,7 +266,12 @@ def clean_text(raw: str, title_hint: str | None = None) -> CleanedText:
         bare = _FILE_SUFFIX.sub("", ln)
         if title and bare == title:
             continue
-        if i < first_body and not _SENTENCE_PUNCT.search(ln) and len(ln) < 30 and not ln.startswith("—"):
+        if (
+            i < first_body
+            and not _SENTENCE_PUNCT.search(ln)
+            and len(ln) < 30
+            and not ln.startswith("—")
+        ):
             removed.append(ln)
             continue
         body.append(ln)

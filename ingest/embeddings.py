@@ -84,10 +84,14 @@ class SentenceTransformerEmbedder:
                 f"找不到 sentence-transformers 模型 {model!r}：请填写本机上的模型目录，"
                 "或已在本机 Hugging Face 缓存中的模型名（kaowu 不会联网下载）。"
             ) from exc
-        dim = getattr(self._model, "get_embedding_dimension", None) or getattr(
-            self._model, "get_sentence_embedding_dimension"
+        dim = (
+            getattr(self._model, "get_embedding_dimension", None)
+            or self._model.get_sentence_embedding_dimension
         )
-        self.dim = int(dim())
+        size = dim()
+        if not size:
+            raise EmbedderUnavailable(f"模型 {model!r} 不是句向量模型（没有向量维度）。")
+        self.dim = int(size)
         digest = hashlib.sha1(model.encode()).hexdigest()[:8]
         self.name = f"st-{os.path.basename(model.rstrip('/'))[:24]}-{digest}-{self.dim}"
         self.relevance_floor = 0.0
@@ -98,7 +102,9 @@ class SentenceTransformerEmbedder:
         if not texts:
             return np.zeros((0, self.dim), dtype=np.float32)
         out = self._model.encode(
-            list(texts), batch_size=self.batch_size, normalize_embeddings=True,
+            list(texts),
+            batch_size=self.batch_size,
+            normalize_embeddings=True,
             show_progress_bar=False,
         )
         return np.asarray(out, dtype=np.float32)

@@ -166,8 +166,12 @@ class KnowledgeIndex:
                     host=self._chroma_host, port=self._chroma_port, settings=settings
                 )
             else:
-                client = chromadb.PersistentClient(path=str(self.root / "chroma"), settings=settings)
-            name = "kaowu-" + "".join(c if c.isalnum() or c in "-_." else "-" for c in self.embedder.name)
+                client = chromadb.PersistentClient(
+                    path=str(self.root / "chroma"), settings=settings
+                )
+            name = "kaowu-" + "".join(
+                c if c.isalnum() or c in "-_." else "-" for c in self.embedder.name
+            )
             self._collection = client.get_or_create_collection(
                 name[:60], metadata={"hnsw:space": "cosine"}, embedding_function=None
             )
@@ -229,7 +233,7 @@ class KnowledgeIndex:
 
     def _load_snapshot(self, generation: str) -> _Snapshot:
         rows = self._db.execute(
-            "SELECT c.id, c.path, d.source, d.title, c.section, c.context, c.start, c.\"end\", "
+            'SELECT c.id, c.path, d.source, d.title, c.section, c.context, c.start, c."end", '
             "c.text, c.tokens FROM chunks c JOIN documents d ON d.path = c.path "
             "ORDER BY c.path, c.ord"
         ).fetchall()
@@ -361,14 +365,30 @@ class IndexWriter:
             idx._db.execute("DELETE FROM documents WHERE path=?", (doc.path,))
             idx._db.execute(
                 "INSERT INTO documents VALUES (?,?,?,?,?,?,?)",
-                (doc.path, doc.source, doc.title, doc.fingerprint, doc.text, len(doc.chunks),
-                 time.time()),
+                (
+                    doc.path,
+                    doc.source,
+                    doc.title,
+                    doc.fingerprint,
+                    doc.text,
+                    len(doc.chunks),
+                    time.time(),
+                ),
             )
             idx._db.executemany(
                 "INSERT INTO chunks VALUES (?,?,?,?,?,?,?,?,?)",
                 [
-                    (cid, doc.path, c.ord, c.section_path, c.context, c.start, c.end, c.text,
-                     " ".join(tokenize(t)))
+                    (
+                        cid,
+                        doc.path,
+                        c.ord,
+                        c.section_path,
+                        c.context,
+                        c.start,
+                        c.end,
+                        c.text,
+                        " ".join(tokenize(t)),
+                    )
                     for cid, c, t in zip(ids, doc.chunks, texts, strict=True)
                 ],
             )

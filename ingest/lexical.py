@@ -57,8 +57,14 @@ def key_terms(text: str) -> list[str]:
     for tok in _tokenizer().cut(text, HMM=False):
         tok = tok.strip().lower()
         if tok and tok not in stop and _KEEP.search(tok) and tok not in out:
+            if _QUESTION_WORD.match(tok):
+                continue
             out.append(tok)
     return out
+
+
+# "几级", "几年", "多少天": asking for a number, not naming a topic.
+_QUESTION_WORD = re.compile(r"^(几.{0,2}|多少.?|多[久长大远高]|哪.{0,2})$")
 
 
 def subwords(term: str) -> list[str]:
@@ -85,8 +91,8 @@ class BM25Index:
         self._postings: dict[str, tuple[np.ndarray, np.ndarray]] = {}
         for term, (ids, tfs) in postings.items():
             idx = np.asarray(ids, dtype=np.int32)
-            tf = np.asarray(tfs, dtype=np.float32)
-            self._postings[term] = (idx, tf * (k1 + 1) / (tf + norm[idx]))
+            freq = np.asarray(tfs, dtype=np.float32)
+            self._postings[term] = (idx, freq * (k1 + 1) / (freq + norm[idx]))
 
     def df(self, term: str) -> int:
         """Number of documents containing `term`."""

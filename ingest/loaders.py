@@ -51,7 +51,7 @@ def decode_text(data: bytes) -> str:
 class TextLoader:
     """Plain text (.txt)."""
 
-    suffixes = (".txt",)
+    suffixes: tuple[str, ...] = (".txt",)
 
     def load(self, path: Path) -> LoadedDocument:
         """Decode the file."""
@@ -61,7 +61,7 @@ class TextLoader:
 class MarkdownLoader:
     """Markdown (.md): headings kept as outline, inline markup removed."""
 
-    suffixes = (".md", ".markdown")
+    suffixes: tuple[str, ...] = (".md", ".markdown")
 
     def load(self, path: Path) -> LoadedDocument:
         """Decode, drop front matter and markup, take the first level-1 heading as title."""
@@ -89,12 +89,40 @@ class MarkdownLoader:
 
 
 _BLOCK_TAGS = (
-    "p", "div", "li", "tr", "br", "section", "article", "table", "ul", "ol", "dd", "dt",
-    "blockquote", "pre", "hr", "td", "th",
+    "p",
+    "div",
+    "li",
+    "tr",
+    "br",
+    "section",
+    "article",
+    "table",
+    "ul",
+    "ol",
+    "dd",
+    "dt",
+    "blockquote",
+    "pre",
+    "hr",
+    "td",
+    "th",
 )
 _DROP_TAGS = (
-    "script", "style", "noscript", "nav", "header", "footer", "aside", "form", "iframe",
-    "button", "input", "select", "textarea", "svg", "template",
+    "script",
+    "style",
+    "noscript",
+    "nav",
+    "header",
+    "footer",
+    "aside",
+    "form",
+    "iframe",
+    "button",
+    "input",
+    "select",
+    "textarea",
+    "svg",
+    "template",
 )
 _CHROME_ATTR = re.compile(
     r"nav|menu|footer|sidebar|breadcrumb|comment|share|login|copyright|related|recommend|toolbar",
@@ -105,7 +133,7 @@ _CHROME_ATTR = re.compile(
 class HtmlLoader:
     """HTML pages: the main content element, headings as outline, site chrome dropped."""
 
-    suffixes = (".html", ".htm")
+    suffixes: tuple[str, ...] = (".html", ".htm")
 
     def load(self, path: Path) -> LoadedDocument:
         """Parse with BeautifulSoup (lxml) and keep the readable text."""
@@ -115,9 +143,7 @@ class HtmlLoader:
         title_tag = soup.find("title")
         for tag in soup.find_all(_DROP_TAGS):
             tag.decompose()
-        for tag in soup.find_all(attrs={"class": _CHROME_ATTR}) + soup.find_all(
-            attrs={"id": _CHROME_ATTR}
-        ):
+        for tag in soup.find_all(class_=_CHROME_ATTR) + soup.find_all(id=_CHROME_ATTR):
             if not tag.decomposed and tag.name not in ("body", "html", "main", "article"):
                 tag.decompose()
         root = soup.find("article") or soup.find("main") or soup.body or soup
@@ -138,7 +164,7 @@ class HtmlLoader:
 class DocxLoader:
     """Word documents (.docx): paragraphs and tables in order, heading styles as outline."""
 
-    suffixes = (".docx",)
+    suffixes: tuple[str, ...] = (".docx",)
 
     def load(self, path: Path) -> LoadedDocument:
         """Walk the document body in order."""
@@ -183,7 +209,7 @@ class DocxLoader:
 class PdfLoader:
     """PDF with a text layer; lines broken by the page layout are joined again."""
 
-    suffixes = (".pdf",)
+    suffixes: tuple[str, ...] = (".pdf",)
 
     def load(self, path: Path) -> LoadedDocument:
         """Extract the text of every page."""
@@ -241,7 +267,9 @@ def load(path: Path) -> LoadedDocument:
     """Load one file with the loader for its suffix; raises LoadError with a Chinese reason."""
     loader = LOADERS.get(path.suffix.lower())
     if loader is None:
-        raise LoadError(f"不支持的文件类型 {path.suffix or '（无扩展名）'}（支持 .txt .md .html .docx .pdf）")
+        raise LoadError(
+            f"不支持的文件类型 {path.suffix or '（无扩展名）'}（支持 .txt .md .html .docx .pdf）"
+        )
     try:
         if path.stat().st_size == 0:
             raise LoadError("文件为空")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -33,6 +34,16 @@ class IngestReport:
         return bool(self.added or self.updated or self.removed)
 
 
+# Not documents: hidden files, Office lock files (~$x.docx), editor backups, Python packaging.
+_IGNORED = re.compile(
+    r"^(\.|~\$|__.*__|.*~$|.*\.(pyc?|tmp|bak|swp)$|Thumbs\.db$|desktop\.ini$)", re.I
+)
+
+
+def _ignored(relative: Path) -> bool:
+    return any(_IGNORED.match(part) for part in relative.parts)
+
+
 def discover(paths: Sequence[Path]) -> tuple[list[Path], list[tuple[str, str]]]:
     """Files to ingest under `paths`, and paths skipped with the reason."""
     files: list[Path] = []
@@ -42,7 +53,7 @@ def discover(paths: Sequence[Path]) -> tuple[list[Path], list[tuple[str, str]]]:
             skipped.append((str(p), "路径不存在"))
         elif p.is_dir():
             for f in sorted(p.rglob("*")):
-                if f.is_file() and not any(part.startswith(".") for part in f.relative_to(p).parts):
+                if f.is_file() and not _ignored(f.relative_to(p)):
                     if supported(f):
                         files.append(f.resolve())
                     else:
@@ -120,9 +131,12 @@ def ingest(
     total = sum(len(d.chunks) for d in todo)
     from tqdm import tqdm
 
-    with index.writer() as writer, tqdm(
-        total=total, unit="段", desc="导入", disable=None if progress is None else not progress
-    ) as bar:
+    with (
+        index.writer() as writer,
+        tqdm(
+            total=total, unit="段", desc="导入", disable=None if progress is None else not progress
+        ) as bar,
+    ):
         for doc in todo:
             writer.put(doc, progress=bar.update)
             (report.updated if doc.path in known else report.added).append(doc.source)

@@ -5,11 +5,11 @@ Templates use `str.format` fields; `render("not_covered", contact=...)` fills th
 
 from __future__ import annotations
 
-from functools import lru_cache
+from functools import cache
 from importlib import resources
 
 
-@lru_cache(maxsize=None)
+@cache
 def load(name: str) -> str:
     """The text of template `name` (file `prompts/<name>.txt` or `.md`), trailing newline removed."""
     base = resources.files(__name__)

@@ -1,0 +1,1 @@
+"""Benchmarks: run `python -m bench.run_all` (or `make bench`); each prints its figures."""

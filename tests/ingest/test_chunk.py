@@ -1,0 +1,93 @@
+"""Outline detection and chunk metadata."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from ingest.chunk import chunk_text, cn_number, outline
+from ingest.clean import clean_text
+from ingest.loaders import load
+
+NESTED = (
+    "开场白，说明会议目的。\n"
+    "一、总体要求\n"
+    "各考点要按规定组织考试。统一是原则，不是口号。\n"
+    "二、具体安排\n"
+    "安排如下：一是做好培训。培训要覆盖全体监考员。二是做好检查。检查分三轮进行。\n"
+    "（一）考前检查\n"
+    "考前一天完成检查。\n"
+    "（二）考中巡查\n"
+    "考试期间每场巡查两次。3.5小时内完成交接。\n"
+    "三、纪律要求\n"
+    "严禁迟到早退。"
+)
+
+
+def test_numerals() -> None:
+    assert cn_number("十二") == 12
+    assert cn_number("二十") == 20
+    assert cn_number("三") == 3
+    assert cn_number("②") == 2
+    assert cn_number("7") == 7
+
+
+def test_nested_outline_paths() -> None:
+    paths = [" > ".join(p) for _, p, _ in outline(NESTED)]
+    assert paths == [
+        "",
+        "一、总体要求",
+        "二、具体安排",
+        "二、具体安排 > 一是做好培训",
+        "二、具体安排 > 二是做好检查",
+        "二、具体安排 > 二是做好检查 > （一）考前检查",
+        "二、具体安排 > 二是做好检查 > （二）考中巡查",
+        "三、纪律要求",
+    ]
+
+
+def test_no_false_markers_inside_sentences() -> None:
+    labels = [p for _, path, _ in outline(NESTED) for p in path]
+    assert not any(lbl.startswith("一是原则") for lbl in labels)  # "统一是原则" is not a marker
+    assert not any(lbl.startswith("3.") for lbl in labels)  # "3.5小时" is not item 3
+
+
+def test_articles_continue_across_chapters() -> None:
+    text = "第一章 总则\n第一条 目的。\n第二条 范围。\n第二章 考务\n第三条 监考员职责。\n第四条 主考职责。"
+    paths = [" > ".join(p) for _, p, _ in outline(clean_text(text).text)]
+    assert "第二章 考务 > 第三条 监考员职责" in paths
+    assert "第一章 总则 > 第二条 范围" in paths
+
+
+def test_markdown_headings_nest() -> None:
+    text = "# 手册\n## 一、岗位\n### （一）主考\n主考负责。\n### （二）监考员\n监考员负责。\n## 二、报告\n每日报告。"
+    paths = [" > ".join(p) for _, p, _ in outline(text)]
+    assert "手册 > 一、岗位 > （二）监考员" in paths
+    assert paths[-1] == "手册 > 二、报告"
+
+
+def test_chunks_carry_exact_offsets_and_sections() -> None:
+    chunks = chunk_text(NESTED, max_chars=60)
+    for c in chunks:
+        assert NESTED[c.start : c.end].strip() == c.text
+        assert len(c.text) <= 60 or "。" not in c.text[:-1]  # only a single long sentence overflows
+    inspect = next(c for c in chunks if "考前一天" in c.text)
+    assert inspect.section_path == "二、具体安排 > 二是做好检查 > （一）考前检查"
+    assert "（一）考前检查" in inspect.context
+
+
+def test_chunks_never_cross_a_section_start() -> None:
+    starts = {pos for pos, _, _ in outline(NESTED)} - {0}
+    for c in chunk_text(NESTED, max_chars=500):
+        assert not any(c.start < s < c.end for s in starts), c
+
+
+def test_seed_sections(seeds: Path) -> None:
+    doc = clean_text(load(next(seeds.glob("003_*.txt"))).text)
+    chunks = chunk_text(doc.text)
+    rule = next(c for c in chunks if "不少于4人" in c.text)
+    assert rule.section_path == "二、规范管理 > 三要认真落实各项安全保密制度"
+    assert doc.text[rule.start : rule.end] == rule.text
+    # 002 nests three marker kinds: 三、 > 二是 > 一要
+    doc2 = clean_text(load(next(seeds.glob("002_*.txt"))).text)
+    paths = {c.section_path for c in chunk_text(doc2.text)}
+    assert "三、严格管理 > 二是要严格严肃考风考纪 > 一要进一步明确责任" in paths

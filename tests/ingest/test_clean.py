@@ -1,0 +1,120 @@
+"""Cleaning, on the real scraped seed documents and on small hand-written cases."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+
+from ingest.clean import clean_text, remove_watermarks, strip_pinyin
+from ingest.loaders import load
+
+PINYIN_LEFT = re.compile(r"[(?][a-zāáǎàēéěèīíǐìōóǒòūúǔùǖǘǚǜü]+\)")
+TRADITIONAL = set("會議開試務點網絡絕對強調歷責違紀場報")
+DEBRIS = [
+    "登录",
+    "立即注册",
+    "Copyright",
+    "备案号",
+    "ICP",
+    "相关推荐",
+    "秘书之家",
+    "mishuzj",
+    "显示全部楼层",
+    "扫一扫",
+    "付费下载",
+    "本站",
+    "回到顶部",
+    "公众号",
+    "网友上传",
+    "粉丝",
+]
+
+
+@pytest.fixture(scope="module")
+def cleaned(seeds: Path) -> dict[str, object]:
+    return {p.stem[:3]: clean_text(load(p).text) for p in sorted(seeds.glob("*.txt"))}
+
+
+def test_every_seed_keeps_its_body(cleaned: dict) -> None:
+    for key, doc in cleaned.items():
+        assert len(doc.text) > 800, key
+
+
+def test_no_pinyin_annotation_survives(cleaned: dict) -> None:
+    for key, doc in cleaned.items():
+        assert not PINYIN_LEFT.search(doc.text), (key, PINYIN_LEFT.search(doc.text))
+
+
+def test_corrupted_pinyin_form_removed_without_eating_neighbours(cleaned: dict) -> None:
+    text = cleaned["000"].text
+    assert "gòu" not in text and "qiáng" not in text and "?" not in text
+    assert "进行再部署、再" in text and "再要求" in text
+
+
+def test_real_parentheses_are_kept(cleaned: dict) -> None:
+    assert "试(答)卷" in cleaned["003"].text
+    assert "(12345热线)" in cleaned["001"].text
+    assert "(6月7日至8日)" in cleaned["001"].text
+    assert "(一)高考是维护教育公平的核心环节" in cleaned["004"].text
+
+
+def test_traditional_converted_to_simplified(cleaned: dict) -> None:
+    for key in ("000", "003"):
+        text = cleaned[key].text
+        assert not (set(text) & TRADITIONAL), (key, set(text) & TRADITIONAL)
+    assert "保密室必须坚持24小时值班制度" in cleaned["003"].text
+
+
+@pytest.mark.parametrize("phrase", DEBRIS)
+def test_site_debris_removed(cleaned: dict, phrase: str) -> None:
+    for key, doc in cleaned.items():
+        assert phrase not in doc.text, (key, phrase)
+
+
+def test_watermark_inside_a_word_is_cut_out_cleanly(cleaned: dict) -> None:
+    text = cleaned["004"].text
+    assert "对于家庭而言" in text  # the watermark had split 家|庭
+    assert "市场监管部门" in text
+    assert text.rstrip().endswith("应急…")  # the page's cut-off tail lost its partial watermark
+
+
+def test_spacing_normalised_between_chinese_and_latin(cleaned: dict) -> None:
+    text = cleaned["004"].text
+    for phrase in ("1小时辟谣", "提前3个月", "AI作弊监测", "5G屏蔽仪", "2025年高考"):
+        assert phrase in text
+    assert "  " not in text
+
+
+def test_lost_line_breaks_restored_before_headings(cleaned: dict) -> None:
+    # 001 is one long line; headings were separated from the body only by spaces.
+    lines = cleaned["001"].text.split("\n")
+    assert "一、提高认识,准确把握当前招生考试形势" in lines
+
+
+def test_titles_found_and_meta_lines_dropped(cleaned: dict) -> None:
+    assert cleaned["000"].title == "2021年辽宁召开全省普通高校招生考试安全工作电视电话会议"
+    assert cleaned["002"].title == "在全区中、高考保障工作会上的讲话"
+    assert cleaned["003"].title == "市长中考工作会议讲话"
+    assert cleaned["004"].title == "县长在全县高考考务工作会议上的讲话"
+    assert cleaned["001"].title is None  # no title on the page: the file name is used instead
+    assert "2021-05-12" not in cleaned["000"].text
+    assert "时间:" not in cleaned["003"].text
+    assert cleaned["003"].text.count("市长中考工作会议讲话") == 0
+
+
+def test_pinyin_rules_on_small_cases() -> None:
+    assert strip_pinyin("會(huì)議") == "會議"
+    assert strip_pinyin("再?gòu)?qiáng)調") == "再調"
+    assert strip_pinyin("采用(AI)技术") == "采用(AI)技术"
+    assert strip_pinyin("試(答)卷") == "試(答)卷"
+    assert strip_pinyin("见附件(a)") == "见附件(a)"  # no tone mark, not after a syllable
+    assert strip_pinyin("我们(men)") == "我们"  # neutral tone
+
+
+def test_watermark_needs_repetition() -> None:
+    once = "联系网站 www.example.com 获取资料。"
+    assert remove_watermarks(once)[0] == once
+    text = "第一段甲站 www.x.cn内容。第二段乙甲站 www.x.cn其他。"
+    assert remove_watermarks(text)[0] == "第一段内容。第二段乙其他。"
