@@ -37,7 +37,9 @@ def main() -> dict[str, float]:
         for piece in splitter.split_text(path.read_text(encoding="utf-8")):
             chunks.append((path.name, piece))
     client = chromadb.EphemeralClient(ChromaSettings(anonymized_telemetry=False))
-    col = client.create_collection("baseline", metadata={"hnsw:space": "cosine"}, embedding_function=None)
+    col = client.create_collection(
+        "baseline", metadata={"hnsw:space": "cosine"}, embedding_function=None
+    )
     vecs = emb.embed_passages([text for _, text in chunks])
     col.add(
         ids=[str(i) for i in range(len(chunks))],
@@ -48,7 +50,9 @@ def main() -> dict[str, float]:
 
     def baseline(question: str) -> Answer:
         q = np.asarray(emb.embed_query(question)).tolist()
-        res = col.query(query_embeddings=[q], n_results=5, include=["documents", "metadatas", "distances"])
+        res = col.query(
+            query_embeddings=[q], n_results=5, include=["documents", "metadatas", "distances"]
+        )
         cites = [
             Citation(n=i + 1, source=m["source"], title="", section="", quote=d, score=1 - dist)
             for i, (d, m, dist) in enumerate(
@@ -66,9 +70,18 @@ def main() -> dict[str, float]:
 
     print("== answer quality on ../shared/eval/questions.jsonl (seeds only)")
     print(f"{'metric':<22}{'kaowu':>10}{'LangChain recipe':>20}")
-    for key in ("hit@1", "hit@3", "hit@5", "refusal_rate", "false_refusal_rate", "median_quote_chars"):
+    for key in (
+        "hit@1",
+        "hit@3",
+        "hit@5",
+        "refusal_rate",
+        "false_refusal_rate",
+        "median_quote_chars",
+    ):
         print(f"{key:<22}{ours[key]:>10}{base[key]:>20}")
-    return {f"kaowu_{k}": v for k, v in ours.items()} | {f"baseline_{k}": v for k, v in base.items()}
+    return {f"kaowu_{k}": v for k, v in ours.items()} | {
+        f"baseline_{k}": v for k, v in base.items()
+    }
 
 
 if __name__ == "__main__":

@@ -21,7 +21,8 @@ def _run(args: list[str], data: Path) -> tuple[float, float, str]:
     """Wall seconds, peak RSS (MB) and stdout of one kaowu process."""
     env = {**os.environ, "KAOWU_DATA_DIR": str(data), "PYTHONPATH": str(REPO)}
     cmd = [
-        sys.executable, "-c",
+        sys.executable,
+        "-c",
         "import resource, sys; from bot.cli import main; rc = main(sys.argv[1:]); "
         "print('RSS', resource.getrusage(resource.RUSAGE_SELF).ru_maxrss, file=sys.stderr); "
         "sys.exit(rc)",
@@ -47,7 +48,9 @@ def main() -> dict[str, float]:
             walls.append(wall)
             rss.append(peak)
     print("== cold start (new process: imports, model, index, one answer)")
-    print(f"first answer      median {median(walls):.2f} s   max {max(walls):.2f} s  (target <= 5 s)")
+    print(
+        f"first answer      median {median(walls):.2f} s   max {max(walls):.2f} s  (target <= 5 s)"
+    )
     print(f"peak RSS          ask {max(rss):.0f} MB   ingest of the seeds {ingest_rss:.0f} MB")
     return {
         "cold_start_median_s": median(walls),

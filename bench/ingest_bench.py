@@ -44,8 +44,12 @@ def main() -> dict[str, float]:
     overhead = pipe / raw - 1
     print("== ingest throughput (seeds + sample handbook)")
     print(f"files {len(files)}, chunks {len(texts)}, embedded characters {chars}")
-    print(f"raw embedder      {raw:6.2f} s   {len(texts) / raw:6.1f} chunks/s   {chars / raw:7.0f} chars/s")
-    print(f"full ingest       {pipe:6.2f} s   {len(texts) / pipe:6.1f} chunks/s   {chars / pipe:7.0f} chars/s")
+    print(
+        f"raw embedder      {raw:6.2f} s   {len(texts) / raw:6.1f} chunks/s   {chars / raw:7.0f} chars/s"
+    )
+    print(
+        f"full ingest       {pipe:6.2f} s   {len(texts) / pipe:6.1f} chunks/s   {chars / pipe:7.0f} chars/s"
+    )
     print(f"pipeline overhead {overhead * 100:5.1f} %  (target <= 25 %)")
     return {"ingest_raw_s": raw, "ingest_pipeline_s": pipe, "ingest_overhead": overhead}
 
