@@ -17,10 +17,10 @@ if TYPE_CHECKING:
     from bot.services import Services
 
 
-def _services() -> Services:
+def _services(reports: bool = False) -> Services:
     from bot.services import build_services
 
-    return build_services()
+    return build_services(reports=reports)
 
 
 def _print_ingest(report: Any, stream: Any = None) -> None:
@@ -144,7 +144,7 @@ def cmd_chat(args: argparse.Namespace) -> int:
     from bot.console import run_console
     from bot.core import Core
 
-    services = _services()
+    services = _services(reports=True)
     try:
         _ensure(services)
         chat = args.chat if args.chat is not None else args.user
@@ -200,6 +200,89 @@ def cmd_eval(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_sites(args: argparse.Namespace) -> int:
+    """kaowu sites import FILE.csv | kaowu sites list"""
+    from bot.reports.service import SiteImportError
+
+    services = _services(reports=True)
+    assert services.reports is not None
+    try:
+        if args.action == "import":
+            try:
+                added, updated = services.reports.import_sites_csv(Path(args.file))
+            except SiteImportError as exc:
+                print("导入失败，文件中的内容一条都没有写入：", file=sys.stderr)
+                for problem in exc.problems:
+                    print(f"  {problem}", file=sys.stderr)
+                return 1
+            print(f"考点导入完成：新增 {added}，更新 {updated}。")
+            return 0
+        sites = services.reports.sites()
+        if args.json:
+            print(json.dumps([s.__dict__ for s in sites], ensure_ascii=False))
+        else:
+            for site in sites:
+                print(f"{site.code}\t{site.name}\t{site.district}")
+            print(f"共 {len(sites)} 个考点。", file=sys.stderr)
+        return 0
+    finally:
+        services.close()
+
+
+def cmd_reports(args: argparse.Namespace) -> int:
+    """kaowu reports status|export|tick"""
+    from bot.reports import export
+    from bot.reports.dates import parse_day, parse_range
+    from bot.reports.service import ReportError
+
+    services = _services(reports=True)
+    service, notifier = services.reports, services.notifier
+    assert service is not None and notifier is not None
+    try:
+        today = service.today()
+        if args.action == "status":
+            st = service.status(parse_day(args.date or "", today))
+            if args.json:
+                print(json.dumps(st.to_json(), ensure_ascii=False))
+            else:
+                for label, sites in (
+                    ("按时", st.reported),
+                    ("迟报", st.late),
+                    ("未报", st.missing),
+                ):
+                    print(
+                        f"{label} {len(sites)}：" + "、".join(f"{x.code} {x.name}" for x in sites)
+                    )
+            return 0
+        if args.action == "export":
+            if args.date and (args.start or args.end):
+                raise ReportError("--date 与 --from/--to 只能用一种")
+            if args.start or args.end:
+                start, end = parse_range(
+                    f"{args.start or args.end} 至 {args.end or args.start}", today
+                )
+            else:
+                start, end = parse_range(args.date or "", today)
+            writer = export.to_csv if args.format == "csv" else export.to_xlsx
+            data = writer(service, start, end)
+            out = Path(
+                args.output
+                or f"kaowu-{start}{'' if start == end else '_' + str(end)}.{args.format}"
+            )
+            out.write_bytes(data)
+            print(f"已导出 {start}{'' if start == end else ' 至 ' + str(end)} 的报表：{out}")
+            return 0
+        # tick: send what is due now (for use from cron when the Telegram bot is not running)
+        for reply in notifier.tick(service.now()):
+            print(f"[发往 {reply.chat_id}] {reply.text}")
+        return 0
+    except ReportError as exc:
+        print(str(exc), file=sys.stderr)
+        return 2
+    finally:
+        services.close()
+
+
 # ---------------------------------------------------------------------------- parser
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser for every subcommand."""
@@ -226,6 +309,28 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--name", default="", help="显示名")
     s.set_defaults(func=cmd_chat)
 
+    s = sub.add_parser("sites", help="考点管理")
+    site_sub = s.add_subparsers(dest="action", required=True)
+    imp = site_sub.add_parser("import", help="从 CSV 导入考点（表头 code,name,district,join_code）")
+    imp.add_argument("file")
+    lst = site_sub.add_parser("list", help="列出考点")
+    lst.add_argument("--json", action="store_true")
+    s.set_defaults(func=cmd_sites)
+
+    s = sub.add_parser("reports", help="每日报告")
+    rep_sub = s.add_subparsers(dest="action", required=True)
+    st = rep_sub.add_parser("status", help="已报、迟报、未报考点")
+    st.add_argument("--date", help="日期，默认今天")
+    st.add_argument("--json", action="store_true")
+    ex = rep_sub.add_parser("export", help="导出报表")
+    ex.add_argument("--date", help="某一天，默认今天")
+    ex.add_argument("--from", dest="start", help="起始日期")
+    ex.add_argument("--to", dest="end", help="结束日期")
+    ex.add_argument("--format", choices=("csv", "xlsx"), default="xlsx")
+    ex.add_argument("-o", "--output", help="输出文件")
+    rep_sub.add_parser("tick", help="发送到点的提醒和截止汇总（不运行机器人时可由 cron 调用）")
+    s.set_defaults(func=cmd_reports)
+
     s = sub.add_parser("eval", help="用题集评测检索与拒答")
     s.add_argument("file", help="题集 JSONL")
     s.add_argument("--json", action="store_true", help="输出 JSON")
@@ -249,10 +354,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         return 130
     except Exception as exc:  # last resort: a readable line instead of a traceback
+        from sqlalchemy.exc import OperationalError
+
+        from bot.reports.schedule import ScheduleError
         from ingest.embeddings import EmbedderUnavailable
 
-        if isinstance(exc, EmbedderUnavailable):
+        if isinstance(exc, EmbedderUnavailable | ScheduleError):
             print(str(exc), file=sys.stderr)
+            return 1
+        if isinstance(exc, OperationalError):
+            print(f"无法连接数据库，请检查 DATABASE_URL：{exc.orig}", file=sys.stderr)
             return 1
         raise
 

@@ -1,94 +1,164 @@
 """The platform-neutral core: (who, which chat, text) in, replies out.
 
 Front ends (console, Telegram) only translate their messages into `Message`, call
-`Core.handle`, and render the `Reply` objects they get back.
+`Core.handle`, and render the `Reply` objects they get back. Guided dialogues (a report filled
+in step by step) are kept here per (chat, user), so they behave the same on every front end.
 """
 
 from __future__ import annotations
 
 import logging
+import threading
+import time
+from collections import OrderedDict
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
+from typing import Protocol
 
 import prompts
-from bot.qa import Answer, InvalidQuestion
+from bot.messages import Message, OutFile, Reply
+from bot.qa import InvalidQuestion
 from bot.render import answer_plain
 from bot.services import Services
 
+__all__ = ["Core", "Dialogue", "Message", "OutFile", "Reply"]
+
 log = logging.getLogger(__name__)
+
+Handler = Callable[[Message, str], list[Reply]]
+RoleCheck = Callable[[Message], set[str]]
+
+# A guided dialogue left unanswered this long is dropped.
+DIALOGUE_IDLE_SECONDS = 30 * 60
+_SEEN_DELIVERIES = 10_000
+
+
+class Dialogue(Protocol):
+    """A multi-step exchange (one per chat and user)."""
+
+    def step(self, msg: Message, text: str) -> tuple[list[Reply], bool]:
+        """Take the user's next message; return replies and whether the dialogue is over."""
+        ...
 
 
 @dataclass(frozen=True)
-class Message:
-    """One incoming text, already addressed to kaowu (mentions stripped by the front end)."""
-
-    user_id: int
-    chat_id: int
-    text: str
-    user_name: str = ""
-    is_private: bool = True
-    update_id: int | None = None  # the platform's delivery id, for exactly-once handling
-
-
-@dataclass
-class OutFile:
-    """A file to send (exports)."""
+class Command:
+    """A registered slash command."""
 
     name: str
-    data: bytes
-    mime: str = "application/octet-stream"
-
-
-@dataclass
-class Reply:
-    """Something to send: text, optionally with a structured answer or a file.
-
-    `chat_id` None means "answer in the chat the message came from"; otherwise the reply goes
-    to that chat (escalations, reminders).
-    """
-
-    text: str
-    answer: Answer | None = None
-    file: OutFile | None = None
-    chat_id: int | None = None
-    choices: list[str] = field(default_factory=list)
-
-
-Handler = Callable[[Message, str], list[Reply]]
+    handler: Handler
+    description: str
+    role: str  # "all" or a role name from a RoleCheck
 
 
 class Core:
-    """Routes messages to commands and questions."""
+    """Routes messages to commands, dialogues and questions."""
 
     def __init__(self, services: Services) -> None:
         self.services = services
-        self.commands: dict[str, Handler] = {
-            "start": self.cmd_help,
-            "help": self.cmd_help,
-            "ask": self.cmd_ask,
-        }
-        self.describe: dict[str, str] = {
-            "ask": "提问（在群里用 /ask 问题）",
-            "help": "查看可用命令",
-        }
+        self.commands: dict[str, Command] = {}
+        self.role_checks: list[RoleCheck] = []
+        self._dialogues: dict[tuple[int, int], tuple[Dialogue, float]] = {}
+        self._seen: OrderedDict[int, list[Reply]] = OrderedDict()
+        self._lock = threading.Lock()
+        self.register("ask", self.cmd_ask, "提问（群里用 /ask 问题）")
+        self.register("help", self.cmd_help, "查看可用命令")
+        self.register("start", self.cmd_help, "", role="hidden")
+        self.register("cancel", self.cmd_cancel, "放弃正在填写的报告")
+        reports = services.extras.get("report_commands")
+        if reports is not None:
+            reports.install(self)
 
+    def register(self, name: str, handler: Handler, description: str, role: str = "all") -> None:
+        """Add a slash command; `role` decides who sees it in /help."""
+        self.commands[name] = Command(name, handler, description, role)
+
+    def roles(self, msg: Message) -> set[str]:
+        """Roles of the sender (everyone has "all")."""
+        out = {"all"}
+        for check in self.role_checks:
+            out |= check(msg)
+        return out
+
+    # ------------------------------------------------------------------ routing
     def handle(self, msg: Message) -> list[Reply]:
-        """Handle one message and return the replies."""
+        """Handle one message and return the replies (a repeated delivery gets the same ones)."""
+        if msg.update_id is not None:
+            with self._lock:
+                if msg.update_id in self._seen:
+                    return self._seen[msg.update_id]
+        replies = self._route(msg)
+        if msg.update_id is not None:
+            with self._lock:
+                self._seen[msg.update_id] = replies
+                while len(self._seen) > _SEEN_DELIVERIES:
+                    self._seen.popitem(last=False)
+        return replies
+
+    def _route(self, msg: Message) -> list[Reply]:
         text = (msg.text or "").strip()
+        key = (msg.chat_id, msg.user_id)
+        with self._lock:
+            active = self._dialogues.get(key)
+            if active and time.monotonic() - active[1] > DIALOGUE_IDLE_SECONDS:
+                del self._dialogues[key]
+                active = None
         if text.startswith("/"):
             name, _, args = text[1:].partition(" ")
             name = name.split("@", 1)[0].lower()  # /ask@kaowu_bot in groups
-            handler = self.commands.get(name)
-            if handler is None:
-                return [Reply(prompts.render("unknown_command", command=name))]
-            return handler(msg, args.strip())
+            prefix: list[Reply] = []
+            if active and name != "cancel":
+                self.end(msg)
+                prefix = [Reply(prompts.load("dialogue_dropped"))]
+            command = self.commands.get(name)
+            if command is None:
+                return [*prefix, Reply(prompts.render("unknown_command", command=name))]
+            return prefix + command.handler(msg, args.strip())
+        if active:
+            replies, done = active[0].step(msg, text)
+            with self._lock:
+                if done:
+                    self._dialogues.pop(key, None)
+                elif key in self._dialogues:
+                    self._dialogues[key] = (active[0], time.monotonic())
+            return replies
         return self.cmd_ask(msg, text)
+
+    def begin(self, msg: Message, dialogue: Dialogue) -> None:
+        """Start a guided dialogue for this chat and user."""
+        with self._lock:
+            self._dialogues[(msg.chat_id, msg.user_id)] = (dialogue, time.monotonic())
+
+    def end(self, msg: Message) -> bool:
+        """Drop the dialogue of this chat and user; whether there was one."""
+        with self._lock:
+            return self._dialogues.pop((msg.chat_id, msg.user_id), None) is not None
+
+    def in_dialogue(self, msg: Message) -> bool:
+        """Whether this chat and user are in the middle of a guided dialogue."""
+        with self._lock:
+            return (msg.chat_id, msg.user_id) in self._dialogues
 
     # ------------------------------------------------------------------ commands
     def cmd_help(self, msg: Message, args: str) -> list[Reply]:
         """/start, /help: what this user can do."""
-        lines = [f"/{name} — {text}" for name, text in self.describe.items()]
-        return [Reply(prompts.render("help", commands="\n".join(lines)))]
+        roles = self.roles(msg)
+        sections = []
+        for role, title in (("all", ""), ("chief", "考点主考"), ("coordinator", "招生办")):
+            if role not in roles:
+                continue
+            lines = [
+                f"/{c.name} — {c.description}"
+                for c in self.commands.values()
+                if c.role == role and c.description
+            ]
+            if lines:
+                sections.append((f"{title}：\n" if title else "") + "\n".join(lines))
+        return [Reply(prompts.render("help", commands="\n\n".join(sections)))]
+
+    def cmd_cancel(self, msg: Message, args: str) -> list[Reply]:
+        """/cancel: abandon the guided dialogue in progress."""
+        return [Reply(prompts.load("cancelled" if self.end(msg) else "nothing_to_cancel"))]
 
     def cmd_ask(self, msg: Message, question: str) -> list[Reply]:
         """/ask <问题> or plain text: answer from the knowledge base with citations."""

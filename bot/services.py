@@ -4,13 +4,20 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from bot.qa import QAService
 from bot.settings import Settings, load_settings
 from ingest.embeddings import build_embedder
 from ingest.index import KnowledgeIndex
 from ingest.pipeline import IngestReport, ingest
+
+if TYPE_CHECKING:
+    from bot.reports.commands import ReportCommands
+    from bot.reports.db import Database
+    from bot.reports.notify import Notifier
+    from bot.reports.schedule import Clock
+    from bot.reports.service import ReportService
 
 
 @dataclass
@@ -20,14 +27,15 @@ class Services:
     settings: Settings
     index: KnowledgeIndex
     qa: QAService
+    db: Database | None = None
+    reports: ReportService | None = None
+    notifier: Notifier | None = None
     extras: dict[str, Any] = field(default_factory=dict)
 
     def close(self) -> None:
         """Release databases and clients."""
-        for extra in self.extras.values():
-            closer = getattr(extra, "close", None)
-            if callable(closer):
-                closer()
+        if self.db is not None:
+            self.db.close()
         self.index.close()
 
 
@@ -54,12 +62,41 @@ def build_index(settings: Settings) -> KnowledgeIndex:
     )
 
 
-def build_services(settings: Settings | None = None) -> Services:
+def build_reports(settings: Settings, clock: Clock | None = None) -> tuple[Any, ...]:
+    """Database (migrated), schedule, report service, notifier and chat commands."""
+    from bot.reports.commands import ReportCommands
+    from bot.reports.db import Database, migrate, normalise_url
+    from bot.reports.notify import Notifier
+    from bot.reports.schedule import SystemClock, build_schedule
+    from bot.reports.service import ReportService
+
+    r = settings.reports
+    schedule = build_schedule(r.timezone, r.report_deadline, r.reminder_minutes, r.schedule_file)
+    db = Database(normalise_url(r.database_url, settings.data_dir))
+    migrate(db.engine)
+    service = ReportService(db, schedule, clock or SystemClock())
+    notifier = Notifier(service, r.coordinator_chat_id, r.coordinator_ids)
+    commands: ReportCommands = ReportCommands(service, notifier, r.coordinator_ids)
+    return db, service, notifier, commands
+
+
+def build_services(
+    settings: Settings | None = None, *, reports: bool = True, clock: Clock | None = None
+) -> Services:
     """Create every store and service from settings (read from the environment if not given)."""
     settings = settings or load_settings()
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     index = build_index(settings)
-    return Services(settings=settings, index=index, qa=QAService(index, settings.answer))
+    services = Services(settings=settings, index=index, qa=QAService(index, settings.answer))
+    if reports:
+        try:
+            db, service, notifier, commands = build_reports(settings, clock)
+        except Exception:
+            index.close()
+            raise
+        services.db, services.reports, services.notifier = db, service, notifier
+        services.extras["report_commands"] = commands
+    return services
 
 
 def ensure_knowledge(services: Services, progress: bool | None = None) -> IngestReport | None:

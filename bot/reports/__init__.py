@@ -1,0 +1,1 @@
+"""Daily reports: sites, site chiefs, report versions, incidents, schedule and exports."""

@@ -1,0 +1,131 @@
+"""SQLAlchemy 2.0 typed models of sites, bindings, report versions and incidents.
+
+Nothing is ever updated in place: a re-submitted report is a new version row, a rebinding closes
+the old binding and opens a new one. Portable types only, so SQLite and PostgreSQL share one
+schema (migrations in `bot/reports/migrations`).
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    Date,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Text,
+    UniqueConstraint,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+
+
+class Base(DeclarativeBase):
+    """Declarative base of the report models."""
+
+
+class Site(Base):
+    """A 考点."""
+
+    __tablename__ = "sites"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    code: Mapped[str] = mapped_column(String(32), unique=True)
+    name: Mapped[str] = mapped_column(String(200))
+    district: Mapped[str] = mapped_column(String(100), default="")
+    join_code: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
+class Binding(Base):
+    """A user acting for a site (考点主考); `unbound_at` is set when they rebind elsewhere."""
+
+    __tablename__ = "bindings"
+    __table_args__ = (Index("bindings_user_active", "user_id", "unbound_at"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    user_id: Mapped[int] = mapped_column(BigInteger)
+    user_name: Mapped[str] = mapped_column(String(200), default="")
+    site_id: Mapped[int] = mapped_column(ForeignKey("sites.id"))
+    bound_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    unbound_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+
+    site: Mapped[Site] = relationship()
+
+
+class Report(Base):
+    """One version of a site's daily report. The highest version of a (site, day) is current."""
+
+    __tablename__ = "reports"
+    __table_args__ = (
+        UniqueConstraint("site_id", "report_date", "version"),
+        Index("reports_day", "report_date", "site_id"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    site_id: Mapped[int] = mapped_column(ForeignKey("sites.id"))
+    report_date: Mapped[date] = mapped_column(Date)
+    version: Mapped[int] = mapped_column(Integer)
+    kind: Mapped[str] = mapped_column(String(8))  # "zero" | "full"
+    expected: Mapped[int | None] = mapped_column(Integer, nullable=True)  # 应考
+    present: Mapped[int | None] = mapped_column(Integer, nullable=True)  # 实考
+    absent: Mapped[int | None] = mapped_column(Integer, nullable=True)  # 缺考
+    violations: Mapped[int | None] = mapped_column(Integer, nullable=True)  # 违纪/作弊人数
+    duty: Mapped[str] = mapped_column(Text, default="")  # 保密室值班情况
+    equipment: Mapped[str] = mapped_column(Text, default="")  # 设备情况（监控、屏蔽）
+    remarks: Mapped[str] = mapped_column(Text, default="")  # 备注
+    submitted_by: Mapped[int] = mapped_column(BigInteger)
+    submitted_name: Mapped[str] = mapped_column(String(200), default="")
+    submitted_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    late: Mapped[bool] = mapped_column(Boolean, default=False)
+
+    site: Mapped[Site] = relationship()
+
+
+class Incident(Base):
+    """An incident report (一般/较大/重大/特别重大)."""
+
+    __tablename__ = "incidents"
+    __table_args__ = (Index("incidents_day", "report_date", "site_id"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    site_id: Mapped[int] = mapped_column(ForeignKey("sites.id"))
+    report_date: Mapped[date] = mapped_column(Date)
+    level: Mapped[str] = mapped_column(String(8))
+    description: Mapped[str] = mapped_column(Text)
+    room: Mapped[str] = mapped_column(String(32), default="")  # 考场号
+    occurred: Mapped[str] = mapped_column(String(32), default="")  # time as reported
+    measures: Mapped[str] = mapped_column(Text, default="")
+    reported_by: Mapped[int] = mapped_column(BigInteger)
+    reported_name: Mapped[str] = mapped_column(String(200), default="")
+    reported_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+    site: Mapped[Site] = relationship()
+
+
+class ProcessedUpdate(Base):
+    """A platform delivery already handled, with the reply given (exactly-once writes)."""
+
+    __tablename__ = "processed_updates"
+
+    key: Mapped[str] = mapped_column(String(64), primary_key=True)
+    reply: Mapped[str] = mapped_column(Text, default="")
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
+class SentNotice(Base):
+    """A scheduled notice already sent (reminder to a site, deadline digest), sent once."""
+
+    __tablename__ = "sent_notices"
+    __table_args__ = (UniqueConstraint("kind", "report_date", "target"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    kind: Mapped[str] = mapped_column(String(16))  # "reminder" | "digest"
+    report_date: Mapped[date] = mapped_column(Date)
+    target: Mapped[str] = mapped_column(String(64))
+    sent_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))

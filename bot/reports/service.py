@@ -1,0 +1,570 @@
+"""The reports service: every write is one transaction; nothing stored is overwritten.
+
+Writes that come from a platform delivery carry its key, recorded in the same transaction, so a
+delivery seen twice is stored once (the second call returns the first result, marked duplicate).
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+from collections import Counter
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
+from typing import Any, TypeVar
+
+from sqlalchemy import func, select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from bot.reports.db import Database
+from bot.reports.forms import ESCALATED_LEVELS, LEVELS, IncidentForm, ReportForm
+from bot.reports.models import Binding, Incident, ProcessedUpdate, Report, SentNotice, Site
+from bot.reports.schedule import Clock, Schedule
+
+T = TypeVar("T")
+
+
+class ReportError(ValueError):
+    """A request the service refuses; the message (Chinese) says why and what to do."""
+
+
+class SiteImportError(ValueError):
+    """A sites file with bad rows; nothing from it was applied."""
+
+    def __init__(self, problems: list[str]) -> None:
+        super().__init__("\n".join(problems))
+        self.problems = problems
+
+
+@dataclass(frozen=True)
+class SiteInfo:
+    """A site as shown to users."""
+
+    code: str
+    name: str
+    district: str
+
+
+@dataclass(frozen=True)
+class Stored:
+    """Result of a write: the row's id and whether this delivery had been handled before."""
+
+    id: int
+    duplicate: bool = False
+
+
+@dataclass(frozen=True)
+class ReportView:
+    """One stored report version."""
+
+    site: SiteInfo
+    day: date
+    version: int
+    kind: str
+    values: dict[str, Any]
+    submitted_by: int
+    submitted_name: str
+    submitted_at: datetime
+    late: bool
+
+
+@dataclass(frozen=True)
+class IncidentView:
+    """One stored incident."""
+
+    id: int
+    site: SiteInfo
+    day: date
+    level: str
+    description: str
+    room: str
+    occurred: str
+    measures: str
+    reported_name: str
+    reported_at: datetime
+
+    @property
+    def escalated(self) -> bool:
+        """Whether this level goes to the coordinators at once."""
+        return self.level in ESCALATED_LEVELS
+
+
+@dataclass
+class DayStatus:
+    """Who reported on a day: on time, late, not at all (each site in exactly one list)."""
+
+    day: date
+    deadline: datetime
+    reported: list[SiteInfo] = field(default_factory=list)
+    late: list[SiteInfo] = field(default_factory=list)
+    missing: list[SiteInfo] = field(default_factory=list)
+    incidents: Counter[str] = field(default_factory=Counter)  # site code -> count
+
+    def to_json(self) -> dict[str, Any]:
+        """The `kaowu reports status --json` object."""
+        return {
+            "date": self.day.isoformat(),
+            "reported": [s.code for s in self.reported],
+            "missing": [s.code for s in self.missing],
+            "late": [s.code for s in self.late],
+        }
+
+
+@dataclass
+class DaySummary:
+    """Totals of a day across all sites."""
+
+    day: date
+    sites: int
+    reported: int
+    late: int
+    missing: int
+    zero: int
+    expected: int
+    present: int
+    absent: int
+    violations: int
+    incidents: Counter[str]
+
+
+def _site(s: Site) -> SiteInfo:
+    return SiteInfo(s.code, s.name, s.district)
+
+
+class ReportService:
+    """Sites, bindings, reports and incidents."""
+
+    def __init__(self, db: Database, schedule: Schedule, clock: Clock) -> None:
+        self.db = db
+        self.schedule = schedule
+        self.clock = clock
+
+    # ------------------------------------------------------------------ helpers
+    def now(self) -> datetime:
+        """Current time from the service clock, in UTC (as stored)."""
+        return self.clock.now().astimezone(UTC)
+
+    def today(self) -> date:
+        """Today in the configured time zone."""
+        return self.schedule.today(self.now())
+
+    def _deduplicated(self, key: str | None, ref_kind: str, write: Any) -> Stored:
+        """Run `write(session) -> id` once per delivery key, in one transaction, with retries
+        for concurrent writers that collide on a unique version number."""
+        for attempt in range(8):
+            try:
+                with self.db.unit() as s:
+                    if key:
+                        seen = s.get(ProcessedUpdate, key)
+                        if seen is not None:
+                            return Stored(int(seen.reply.split(":")[1]), duplicate=True)
+                    new_id = write(s)
+                    if key:
+                        s.add(
+                            ProcessedUpdate(
+                                key=key, reply=f"{ref_kind}:{new_id}", created_at=self.now()
+                            )
+                        )
+                    return Stored(new_id)
+            except IntegrityError:
+                if attempt == 7:
+                    raise
+        raise AssertionError("unreachable")
+
+    def _bound_site(self, s: Session, user_id: int) -> Site:
+        b = s.scalars(
+            select(Binding).where(Binding.user_id == user_id, Binding.unbound_at.is_(None))
+        ).first()
+        if b is None:
+            raise ReportError("你还没有绑定考点。请在与我的私聊中发送：/bind 考点代码 加入码")
+        return b.site
+
+    def _reporting_day(self) -> date:
+        day = self.today()
+        if not self.schedule.is_reporting_day(day):
+            raise ReportError(f"今天（{day:%m月%d日}）不是考试日，无需报告。")
+        return day
+
+    # ------------------------------------------------------------------ sites
+    def import_sites_csv(self, path: Path) -> tuple[int, int]:
+        """Import `code,name,district,join_code`; all rows or none. Returns (added, updated)."""
+        try:
+            raw = path.read_bytes()
+        except OSError as exc:
+            raise SiteImportError([f"无法读取 {path}：{exc.strerror or exc}"]) from exc
+        for enc in ("utf-8-sig", "gb18030"):
+            try:
+                text = raw.decode(enc)
+                break
+            except UnicodeDecodeError:
+                continue
+        else:
+            raise SiteImportError(["文件编码无法识别，请另存为 UTF-8 的 CSV"])
+        return self.import_sites(text)
+
+    def import_sites(self, text: str) -> tuple[int, int]:
+        """Import sites from CSV text (see `import_sites_csv`)."""
+        reader = csv.reader(io.StringIO(text))
+        header = [h.strip().lower() for h in next(reader, [])]
+        if header != ["code", "name", "district", "join_code"]:
+            raise SiteImportError(["第 1 行表头应为：code,name,district,join_code"])
+        rows: dict[str, tuple[str, str, str]] = {}
+        problems = []
+        for line, row in enumerate(reader, 2):
+            if not any(c.strip() for c in row):
+                continue
+            if len(row) != 4:
+                problems.append(
+                    f"第 {line} 行应有 4 列（code,name,district,join_code），实际 {len(row)} 列"
+                )
+                continue
+            code, name, district, join = (c.strip() for c in row)
+            if not code or not name or not join:
+                missing = [
+                    n for n, v in (("code", code), ("name", name), ("join_code", join)) if not v
+                ]
+                problems.append(f"第 {line} 行缺少 {'、'.join(missing)}")
+            elif len(code) > 32 or " " in code:
+                problems.append(f"第 {line} 行考点代码“{code}”无效（不含空格，最多 32 个字符）")
+            elif code in rows:
+                problems.append(f"第 {line} 行考点代码 {code} 与前面重复")
+            else:
+                rows[code] = (name, district, join)
+        if problems:
+            raise SiteImportError(problems)
+        now = self.now()
+        added = updated = 0
+        with self.db.unit() as s:
+            existing = {x.code: x for x in s.scalars(select(Site).where(Site.code.in_(rows)))}
+            for code, (name, district, join) in rows.items():
+                site = existing.get(code)
+                if site is None:
+                    s.add(
+                        Site(
+                            code=code,
+                            name=name,
+                            district=district,
+                            join_code=join,
+                            created_at=now,
+                            updated_at=now,
+                        )
+                    )
+                    added += 1
+                elif (site.name, site.district, site.join_code) != (name, district, join):
+                    site.name, site.district, site.join_code, site.updated_at = (
+                        name,
+                        district,
+                        join,
+                        now,
+                    )
+                    updated += 1
+        return added, updated
+
+    def sites(self, existing_on: date | None = None) -> list[SiteInfo]:
+        """All sites by code; with `existing_on`, only those imported by the end of that day."""
+        query = select(Site).order_by(Site.code)
+        if existing_on is not None:
+            end = datetime.combine(existing_on + timedelta(days=1), datetime.min.time(),
+                                   tzinfo=self.schedule.tz)  # fmt: skip
+            query = query.where(Site.created_at < end.astimezone(timezone.utc))
+        with self.db.unit() as s:
+            return [_site(x) for x in s.scalars(query)]
+
+    # ------------------------------------------------------------------ people
+    def bind(self, user_id: int, user_name: str, code: str, join_code: str) -> tuple[SiteInfo, str]:
+        """Bind a user to a site. Returns the site and "new" | "same" | "moved"."""
+        with self.db.unit() as s:
+            site = s.scalars(select(Site).where(Site.code == code)).first()
+            if site is None or site.join_code != join_code:
+                raise ReportError(
+                    "考点代码或加入码不对，未绑定。请向招生办核对后重发：/bind 考点代码 加入码"
+                )
+            current = s.scalars(
+                select(Binding).where(Binding.user_id == user_id, Binding.unbound_at.is_(None))
+            ).first()
+            if current is not None and current.site_id == site.id:
+                return _site(site), "same"
+            now = self.now()
+            outcome = "new"
+            if current is not None:
+                current.unbound_at = now  # history is kept: the old row stays, closed
+                outcome = "moved"
+            s.add(Binding(user_id=user_id, user_name=user_name, site_id=site.id, bound_at=now))
+            return _site(site), outcome
+
+    def site_of(self, user_id: int) -> SiteInfo | None:
+        """The site a user is bound to, if any."""
+        with self.db.unit() as s:
+            b = s.scalars(
+                select(Binding).where(Binding.user_id == user_id, Binding.unbound_at.is_(None))
+            ).first()
+            return _site(b.site) if b else None
+
+    def chiefs(self, codes: list[str]) -> dict[str, list[int]]:
+        """User ids currently bound to each of the given sites."""
+        out: dict[str, list[int]] = {c: [] for c in codes}
+        with self.db.unit() as s:
+            rows = s.execute(
+                select(Site.code, Binding.user_id)
+                .join(Binding, Binding.site_id == Site.id)
+                .where(Binding.unbound_at.is_(None), Site.code.in_(codes))
+            )
+            for code, uid in rows:
+                out[code].append(int(uid))
+        return out
+
+    # ------------------------------------------------------------------ reports
+    def submit(
+        self, user_id: int, user_name: str, form: ReportForm | None, key: str | None = None
+    ) -> Stored:
+        """Store a new report version for the user's site and today (`form` None: 零报告)."""
+        problems = form.problems() if form is not None else []
+        if problems:
+            raise ReportError("\n".join(problems))
+
+        def write(s: Session) -> int:
+            site = self._bound_site(s, user_id)
+            day = self._reporting_day()
+            if form is None:
+                n = s.scalar(
+                    select(func.count())
+                    .select_from(Incident)
+                    .where(Incident.site_id == site.id, Incident.report_date == day)
+                )
+                if n:
+                    raise ReportError(
+                        f"今天本考点已报告 {n} 起事件，不能再报零报告。请用 /report 填写完整报告。"
+                    )
+            latest = s.scalar(
+                select(func.max(Report.version)).where(
+                    Report.site_id == site.id, Report.report_date == day
+                )
+            )
+            now = self.now()
+            values = (
+                form.values if form is not None else {"remarks": "今日考务工作正常，无异常情况"}
+            )
+            report = Report(
+                site_id=site.id,
+                report_date=day,
+                version=(latest or 0) + 1,
+                kind="zero" if form is None else "full",
+                expected=values.get("expected"),
+                present=values.get("present"),
+                absent=values.get("absent"),
+                violations=values.get("violations"),
+                duty=str(values.get("duty", "")),
+                equipment=str(values.get("equipment", "")),
+                remarks=str(values.get("remarks", "")),
+                submitted_by=user_id,
+                submitted_name=user_name,
+                submitted_at=now,
+                late=now > self.schedule.deadline(day),
+            )
+            s.add(report)
+            s.flush()
+            return int(report.id)
+
+        return self._deduplicated(key, "report", write)
+
+    def report(self, report_id: int) -> ReportView:
+        """One stored version."""
+        with self.db.unit() as s:
+            r = s.get(Report, report_id)
+            if r is None:
+                raise ReportError("找不到这份报告")
+            return self._view(r)
+
+    @staticmethod
+    def _view(r: Report) -> ReportView:
+        values = {
+            "expected": r.expected, "present": r.present, "absent": r.absent,
+            "violations": r.violations, "duty": r.duty, "equipment": r.equipment,
+            "remarks": r.remarks,
+        }  # fmt: skip
+        return ReportView(
+            _site(r.site),
+            r.report_date,
+            r.version,
+            r.kind,
+            values,
+            r.submitted_by,
+            r.submitted_name,
+            _aware(r.submitted_at),
+            r.late,
+        )
+
+    def versions(self, user_id: int, days: int = 7) -> list[ReportView]:
+        """Every report version of the user's site in the last `days` days, newest first."""
+        with self.db.unit() as s:
+            site = self._bound_site(s, user_id)
+            since = self.today() - timedelta(days=days - 1)
+            rows = s.scalars(
+                select(Report)
+                .where(Report.site_id == site.id, Report.report_date >= since)
+                .order_by(Report.report_date.desc(), Report.version.desc())
+            )
+            return [self._view(r) for r in rows]
+
+    # ------------------------------------------------------------------ incidents
+    def add_incident(
+        self, user_id: int, user_name: str, form: IncidentForm, key: str | None = None
+    ) -> Stored:
+        """Store an incident for the user's site and today."""
+        if form.level not in LEVELS or not form.description.strip():
+            raise ReportError("事件需要级别（一般/较大/重大/特别重大）和经过说明。")
+
+        def write(s: Session) -> int:
+            site = self._bound_site(s, user_id)
+            incident = Incident(
+                site_id=site.id,
+                report_date=self.today(),
+                level=form.level,
+                description=form.description.strip(),
+                room=form.room.strip(),
+                occurred=form.occurred.strip(),
+                measures=form.measures.strip(),
+                reported_by=user_id,
+                reported_name=user_name,
+                reported_at=self.now(),
+            )
+            s.add(incident)
+            s.flush()
+            return int(incident.id)
+
+        return self._deduplicated(key, "incident", write)
+
+    def incident(self, incident_id: int) -> IncidentView:
+        """One stored incident."""
+        with self.db.unit() as s:
+            i = s.get(Incident, incident_id)
+            if i is None:
+                raise ReportError("找不到这起事件")
+            return self._incident_view(i)
+
+    @staticmethod
+    def _incident_view(i: Incident) -> IncidentView:
+        return IncidentView(
+            i.id,
+            _site(i.site),
+            i.report_date,
+            i.level,
+            i.description,
+            i.room,
+            i.occurred,
+            i.measures,
+            i.reported_name,
+            _aware(i.reported_at),
+        )
+
+    def incidents(self, start: date, end: date | None = None) -> list[IncidentView]:
+        """Incidents of a day or date range, most severe first."""
+        end = end or start
+        with self.db.unit() as s:
+            rows = s.scalars(
+                select(Incident)
+                .where(Incident.report_date >= start, Incident.report_date <= end)
+                .order_by(Incident.report_date, Incident.reported_at)
+            )
+            views = [self._incident_view(i) for i in rows]
+        return sorted(views, key=lambda v: (v.day, -LEVELS.index(v.level)))
+
+    # ------------------------------------------------------------------ overview
+    def current_reports(
+        self, start: date, end: date | None = None
+    ) -> dict[tuple[str, date], ReportView]:
+        """The current (highest) version per site and day in a range."""
+        end = end or start
+        with self.db.unit() as s:
+            top = (
+                select(Report.site_id, Report.report_date, func.max(Report.version).label("v"))
+                .where(Report.report_date >= start, Report.report_date <= end)
+                .group_by(Report.site_id, Report.report_date)
+                .subquery()
+            )
+            rows = s.scalars(
+                select(Report).join(
+                    top,
+                    (Report.site_id == top.c.site_id)
+                    & (Report.report_date == top.c.report_date)
+                    & (Report.version == top.c.v),
+                )
+            )
+            return {(r.site.code, r.report_date): self._view(r) for r in rows}
+
+    def _first_submissions(self, day: date) -> dict[str, datetime]:
+        with self.db.unit() as s:
+            rows = s.execute(
+                select(Site.code, func.min(Report.submitted_at))
+                .join(Report, Report.site_id == Site.id)
+                .where(Report.report_date == day)
+                .group_by(Site.code)
+            )
+            return {code: at for code, at in rows}
+
+    def status(self, day: date) -> DayStatus:
+        """Reported on time, late, missing — each site once, by code."""
+        deadline = self.schedule.deadline(day)
+        first = self._first_submissions(day)
+        st = DayStatus(day, deadline)
+        for site in self.sites(existing_on=day):
+            at = first.get(site.code)
+            if at is None:
+                st.missing.append(site)
+            elif _aware(at) > deadline:
+                st.late.append(site)
+            else:
+                st.reported.append(site)
+        for inc in self.incidents(day):
+            st.incidents[inc.site.code] += 1
+        return st
+
+    def summary(self, day: date) -> DaySummary:
+        """Totals of a day."""
+        st = self.status(day)
+        current = self.current_reports(day)
+        totals = Counter[str]()
+        zero = 0
+        for (code, _), r in current.items():
+            if r.kind == "zero" and not st.incidents.get(code):
+                zero += 1
+            for k in ("expected", "present", "absent", "violations"):
+                totals[k] += int(r.values[k] or 0)
+        levels = Counter(i.level for i in self.incidents(day))
+        return DaySummary(day, len(st.reported) + len(st.late) + len(st.missing),
+                          len(st.reported), len(st.late), len(st.missing), zero,
+                          totals["expected"], totals["present"], totals["absent"],
+                          totals["violations"], levels)  # fmt: skip
+
+    # ------------------------------------------------------------------ notices
+    def mark_sent(self, kind: str, day: date, target: str) -> bool:
+        """Record a scheduled notice; False if it had already been sent."""
+        try:
+            with self.db.unit() as s:
+                s.add(SentNotice(kind=kind, report_date=day, target=target, sent_at=self.now()))
+            return True
+        except IntegrityError:
+            return False
+
+    def was_sent(self, kind: str, day: date, target: str) -> bool:
+        """Whether a scheduled notice has been sent."""
+        with self.db.unit() as s:
+            return (
+                s.scalar(
+                    select(func.count())
+                    .select_from(SentNotice)
+                    .where(
+                        SentNotice.kind == kind,
+                        SentNotice.report_date == day,
+                        SentNotice.target == target,
+                    )
+                )
+                or 0
+            ) > 0
+
+
+def _aware(at: datetime) -> datetime:
+    """SQLite returns naive datetimes for timezone columns; they were stored in UTC."""
+    return at if at.tzinfo else at.replace(tzinfo=UTC)
