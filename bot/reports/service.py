@@ -268,7 +268,7 @@ class ReportService:
         if existing_on is not None:
             end = datetime.combine(existing_on + timedelta(days=1), datetime.min.time(),
                                    tzinfo=self.schedule.tz)  # fmt: skip
-            query = query.where(Site.created_at < end.astimezone(timezone.utc))
+            query = query.where(Site.created_at < end.astimezone(UTC))
         with self.db.unit() as s:
             return [_site(x) for x in s.scalars(query)]
 
