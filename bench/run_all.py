@@ -7,13 +7,13 @@ import platform
 import time
 from pathlib import Path
 
-from bench import baseline_bench, coldstart_bench, ingest_bench, query_bench
+from bench import baseline_bench, coldstart_bench, ingest_bench, query_bench, reports_bench
 
 
 def main() -> None:
     """Run all benchmarks."""
     results: dict[str, float | str] = {"machine": f"{platform.machine()} {platform.processor()}"}
-    for bench in (baseline_bench, ingest_bench, query_bench, coldstart_bench):
+    for bench in (baseline_bench, ingest_bench, query_bench, coldstart_bench, reports_bench):
         results.update(bench.main())
         print()
     out = Path(__file__).resolve().parent / "results"

@@ -102,10 +102,9 @@ class ReportCommands:
     def cmd_zero(self, msg: Message, args: str) -> list[Reply]:
         """/zero: 零报告 for the user's site and today."""
         return self._guard(msg, lambda: self._saved(self.service.submit(
-            msg.user_id, msg.user_name, None, msg.delivery_key).id))  # fmt: skip
+            msg.user_id, msg.user_name, None, msg.delivery_key)[0]))  # fmt: skip
 
-    def _saved(self, report_id: int) -> list[Reply]:
-        r = self.service.report(report_id)
+    def _saved(self, r: ReportView) -> list[Reply]:
         kind = "零报告" if r.kind == "zero" else "日报"
         text = prompts.render(
             "report_saved",
@@ -169,10 +168,11 @@ class ReportCommands:
 
     def save_incident(self, msg: Message, form: IncidentForm) -> list[Reply]:
         """Store an incident; 重大 and 特别重大 also go to the coordinators at once."""
-        stored = self.service.add_incident(msg.user_id, msg.user_name, form, msg.delivery_key)
-        inc = self.service.incident(stored.id)
+        inc, duplicate = self.service.add_incident(
+            msg.user_id, msg.user_name, form, msg.delivery_key
+        )
         replies = [Reply(prompts.render("incident_saved", **self._incident_fields(inc)))]
-        if inc.escalated and not stored.duplicate:
+        if inc.escalated and not duplicate:
             alert = prompts.render("incident_alert", **self._incident_fields(inc))
             replies += [Reply(alert, chat_id=t) for t in self.notifier.coordinator_targets]
             replies[0].text += "\n" + prompts.load("incident_escalated")
@@ -366,10 +366,10 @@ class ReportDialogue:
             return [Reply(prompts.load("confirm_again"), choices=["确认", "取消"])], False
         c = self.commands
         try:
-            stored = c.service.submit(msg.user_id, msg.user_name, self.form, msg.delivery_key)
+            stored, _ = c.service.submit(msg.user_id, msg.user_name, self.form, msg.delivery_key)
         except ReportError as exc:
             return [Reply(str(exc))], True
-        return c._saved(stored.id), True
+        return c._saved(stored), True
 
 
 _INCIDENT_STEPS = ("level", "description", "room", "occurred", "measures")

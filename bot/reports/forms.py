@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
+from functools import cache
 from typing import Literal
 
 
@@ -75,18 +76,18 @@ _INCIDENT_KEYS = {
 _SEP = r"\s*[=＝:：]\s*"
 
 
-def _pairs(text: str, keys: list[str]) -> tuple[str, list[tuple[str, str]]]:
+@cache
+def _key_pattern(keys: tuple[str, ...]) -> re.Pattern[str]:
+    alternatives = "|".join(sorted(map(re.escape, keys), key=len, reverse=True))
+    return re.compile(r"(?:^|[\s,，;；、])(" + alternatives + ")" + _SEP)
+
+
+def _pairs(text: str, keys: tuple[str, ...]) -> tuple[str, list[tuple[str, str]]]:
     """Split "前文 键=值 键=值" into the leading text and (key, value) pairs.
 
     Values run until the next known key, so they may contain spaces and commas.
     """
-    pattern = re.compile(
-        r"(?:^|[\s,，;；、])("
-        + "|".join(sorted(map(re.escape, keys), key=len, reverse=True))
-        + ")"
-        + _SEP
-    )
-    matches = list(pattern.finditer(text))
+    matches = list(_key_pattern(keys).finditer(text))
     lead = text[: matches[0].start()] if matches else text
     out = []
     for i, m in enumerate(matches):
@@ -155,7 +156,7 @@ class ReportForm:
 
 def parse_report_line(text: str) -> ReportForm:
     """Parse "应考=300 实考=298 缺考=2 违纪=0 保密室=正常 设备=正常 备注=无"."""
-    lead, pairs = _pairs(text, list(FIELD_BY_ALIAS))
+    lead, pairs = _pairs(text, tuple(FIELD_BY_ALIAS))
     problems: list[str] = []
     if lead:
         problems.append(
@@ -199,7 +200,7 @@ class IncidentForm:
 
 def parse_incident_line(text: str) -> IncidentForm:
     """Parse "重大 描述…… 考场=03 时间=10:20 措施=已报告" (level and description required)."""
-    lead, pairs = _pairs(text, list(_INCIDENT_KEYS))
+    lead, pairs = _pairs(text, tuple(_INCIDENT_KEYS))
     level_word, _, description = lead.partition(" ")
     form = IncidentForm(level=parse_level(level_word), description=description.strip()[:1000])
     if not form.description:

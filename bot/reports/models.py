@@ -55,7 +55,7 @@ class Binding(Base):
     bound_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     unbound_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
 
-    site: Mapped[Site] = relationship()
+    site: Mapped[Site] = relationship(lazy="joined")
 
 
 class Report(Base):
@@ -84,7 +84,7 @@ class Report(Base):
     submitted_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     late: Mapped[bool] = mapped_column(Boolean, default=False)
 
-    site: Mapped[Site] = relationship()
+    site: Mapped[Site] = relationship(lazy="joined")
 
 
 class Incident(Base):
@@ -105,7 +105,7 @@ class Incident(Base):
     reported_name: Mapped[str] = mapped_column(String(200), default="")
     reported_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
 
-    site: Mapped[Site] = relationship()
+    site: Mapped[Site] = relationship(lazy="joined")
 
 
 class ProcessedUpdate(Base):

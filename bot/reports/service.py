@@ -9,6 +9,7 @@ from __future__ import annotations
 import csv
 import io
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
@@ -23,7 +24,11 @@ from bot.reports.forms import ESCALATED_LEVELS, LEVELS, IncidentForm, ReportForm
 from bot.reports.models import Binding, Incident, ProcessedUpdate, Report, SentNotice, Site
 from bot.reports.schedule import Clock, Schedule
 
-T = TypeVar("T")
+V = TypeVar("V", "ReportView", "IncidentView")
+
+
+ZERO_TEXT = "今日考务工作正常，无异常情况"
+_Row = TypeVar("_Row", Report, Incident)
 
 
 class ReportError(ValueError):
@@ -48,17 +53,10 @@ class SiteInfo:
 
 
 @dataclass(frozen=True)
-class Stored:
-    """Result of a write: the row's id and whether this delivery had been handled before."""
-
-    id: int
-    duplicate: bool = False
-
-
-@dataclass(frozen=True)
 class ReportView:
     """One stored report version."""
 
+    id: int
     site: SiteInfo
     day: date
     version: int
@@ -150,25 +148,36 @@ class ReportService:
         """Today in the configured time zone."""
         return self.schedule.today(self.now())
 
-    def _deduplicated(self, key: str | None, ref_kind: str, write: Any) -> Stored:
-        """Run `write(session) -> id` once per delivery key, in one transaction, with retries
-        for concurrent writers that collide on a unique version number."""
+    def _once(
+        self,
+        key: str | None,
+        kind: str,
+        write: Callable[[Session], V],
+        load: Callable[[Session, int], V],
+    ) -> tuple[V, bool]:
+        """Run `write` in one transaction, once per delivery key; (view, was_duplicate).
+
+        The key is recorded in the same transaction, so a delivery seen before fails on its
+        primary key and nothing of it is written. Concurrent writers that collide on a version
+        number are retried.
+        """
         for attempt in range(8):
             try:
                 with self.db.unit() as s:
-                    if key:
-                        seen = s.get(ProcessedUpdate, key)
-                        if seen is not None:
-                            return Stored(int(seen.reply.split(":")[1]), duplicate=True)
-                    new_id = write(s)
+                    view = write(s)
                     if key:
                         s.add(
                             ProcessedUpdate(
-                                key=key, reply=f"{ref_kind}:{new_id}", created_at=self.now()
+                                key=key, reply=f"{kind}:{view.id}", created_at=self.now()
                             )
                         )
-                    return Stored(new_id)
+                    return view, False
             except IntegrityError:
+                if key:
+                    with self.db.read() as s:
+                        seen = s.get(ProcessedUpdate, key)
+                        if seen is not None and seen.reply:
+                            return load(s, int(seen.reply.split(":")[1])), True
                 if attempt == 7:
                     raise
         raise AssertionError("unreachable")
@@ -269,7 +278,7 @@ class ReportService:
             end = datetime.combine(existing_on + timedelta(days=1), datetime.min.time(),
                                    tzinfo=self.schedule.tz)  # fmt: skip
             query = query.where(Site.created_at < end.astimezone(UTC))
-        with self.db.unit() as s:
+        with self.db.read() as s:
             return [_site(x) for x in s.scalars(query)]
 
     # ------------------------------------------------------------------ people
@@ -296,7 +305,7 @@ class ReportService:
 
     def site_of(self, user_id: int) -> SiteInfo | None:
         """The site a user is bound to, if any."""
-        with self.db.unit() as s:
+        with self.db.read() as s:
             b = s.scalars(
                 select(Binding).where(Binding.user_id == user_id, Binding.unbound_at.is_(None))
             ).first()
@@ -305,7 +314,7 @@ class ReportService:
     def chiefs(self, codes: list[str]) -> dict[str, list[int]]:
         """User ids currently bound to each of the given sites."""
         out: dict[str, list[int]] = {c: [] for c in codes}
-        with self.db.unit() as s:
+        with self.db.read() as s:
             rows = s.execute(
                 select(Site.code, Binding.user_id)
                 .join(Binding, Binding.site_id == Site.id)
@@ -318,13 +327,16 @@ class ReportService:
     # ------------------------------------------------------------------ reports
     def submit(
         self, user_id: int, user_name: str, form: ReportForm | None, key: str | None = None
-    ) -> Stored:
-        """Store a new report version for the user's site and today (`form` None: 零报告)."""
+    ) -> tuple[ReportView, bool]:
+        """Store a new report version for the user's site and today (`form` None: 零报告).
+
+        Returns the stored version and whether this delivery had been stored before.
+        """
         problems = form.problems() if form is not None else []
         if problems:
             raise ReportError("\n".join(problems))
 
-        def write(s: Session) -> int:
+        def write(s: Session) -> ReportView:
             site = self._bound_site(s, user_id)
             day = self._reporting_day()
             if form is None:
@@ -343,11 +355,9 @@ class ReportService:
                 )
             )
             now = self.now()
-            values = (
-                form.values if form is not None else {"remarks": "今日考务工作正常，无异常情况"}
-            )
+            values = form.values if form is not None else {"remarks": ZERO_TEXT}
             report = Report(
-                site_id=site.id,
+                site=site,
                 report_date=day,
                 version=(latest or 0) + 1,
                 kind="zero" if form is None else "full",
@@ -365,17 +375,9 @@ class ReportService:
             )
             s.add(report)
             s.flush()
-            return int(report.id)
+            return self._view(report)
 
-        return self._deduplicated(key, "report", write)
-
-    def report(self, report_id: int) -> ReportView:
-        """One stored version."""
-        with self.db.unit() as s:
-            r = s.get(Report, report_id)
-            if r is None:
-                raise ReportError("找不到这份报告")
-            return self._view(r)
+        return self._once(key, "report", write, lambda s, i: self._view(_must(s.get(Report, i))))
 
     @staticmethod
     def _view(r: Report) -> ReportView:
@@ -385,6 +387,7 @@ class ReportService:
             "remarks": r.remarks,
         }  # fmt: skip
         return ReportView(
+            r.id,
             _site(r.site),
             r.report_date,
             r.version,
@@ -398,7 +401,7 @@ class ReportService:
 
     def versions(self, user_id: int, days: int = 7) -> list[ReportView]:
         """Every report version of the user's site in the last `days` days, newest first."""
-        with self.db.unit() as s:
+        with self.db.read() as s:
             site = self._bound_site(s, user_id)
             since = self.today() - timedelta(days=days - 1)
             rows = s.scalars(
@@ -411,15 +414,14 @@ class ReportService:
     # ------------------------------------------------------------------ incidents
     def add_incident(
         self, user_id: int, user_name: str, form: IncidentForm, key: str | None = None
-    ) -> Stored:
-        """Store an incident for the user's site and today."""
+    ) -> tuple[IncidentView, bool]:
+        """Store an incident for the user's site and today; (incident, was_duplicate)."""
         if form.level not in LEVELS or not form.description.strip():
             raise ReportError("事件需要级别（一般/较大/重大/特别重大）和经过说明。")
 
-        def write(s: Session) -> int:
-            site = self._bound_site(s, user_id)
+        def write(s: Session) -> IncidentView:
             incident = Incident(
-                site_id=site.id,
+                site=self._bound_site(s, user_id),
                 report_date=self.today(),
                 level=form.level,
                 description=form.description.strip(),
@@ -432,17 +434,11 @@ class ReportService:
             )
             s.add(incident)
             s.flush()
-            return int(incident.id)
+            return self._incident_view(incident)
 
-        return self._deduplicated(key, "incident", write)
-
-    def incident(self, incident_id: int) -> IncidentView:
-        """One stored incident."""
-        with self.db.unit() as s:
-            i = s.get(Incident, incident_id)
-            if i is None:
-                raise ReportError("找不到这起事件")
-            return self._incident_view(i)
+        return self._once(
+            key, "incident", write, lambda s, i: self._incident_view(_must(s.get(Incident, i)))
+        )
 
     @staticmethod
     def _incident_view(i: Incident) -> IncidentView:
@@ -462,7 +458,7 @@ class ReportService:
     def incidents(self, start: date, end: date | None = None) -> list[IncidentView]:
         """Incidents of a day or date range, most severe first."""
         end = end or start
-        with self.db.unit() as s:
+        with self.db.read() as s:
             rows = s.scalars(
                 select(Incident)
                 .where(Incident.report_date >= start, Incident.report_date <= end)
@@ -477,7 +473,7 @@ class ReportService:
     ) -> dict[tuple[str, date], ReportView]:
         """The current (highest) version per site and day in a range."""
         end = end or start
-        with self.db.unit() as s:
+        with self.db.read() as s:
             top = (
                 select(Report.site_id, Report.report_date, func.max(Report.version).label("v"))
                 .where(Report.report_date >= start, Report.report_date <= end)
@@ -495,7 +491,7 @@ class ReportService:
             return {(r.site.code, r.report_date): self._view(r) for r in rows}
 
     def _first_submissions(self, day: date) -> dict[str, datetime]:
-        with self.db.unit() as s:
+        with self.db.read() as s:
             rows = s.execute(
                 select(Site.code, func.min(Report.submitted_at))
                 .join(Report, Report.site_id == Site.id)
@@ -550,7 +546,7 @@ class ReportService:
 
     def was_sent(self, kind: str, day: date, target: str) -> bool:
         """Whether a scheduled notice has been sent."""
-        with self.db.unit() as s:
+        with self.db.read() as s:
             return (
                 s.scalar(
                     select(func.count())
@@ -563,6 +559,12 @@ class ReportService:
                 )
                 or 0
             ) > 0
+
+
+def _must(row: _Row | None) -> _Row:
+    if row is None:
+        raise ReportError("找不到这条记录")
+    return row
 
 
 def _aware(at: datetime) -> datetime:
