@@ -14,10 +14,10 @@ from ingest.pipeline import IngestReport, ingest
 
 if TYPE_CHECKING:
     from bot.reports.commands import ReportCommands
-    from bot.reports.db import Database
     from bot.reports.notify import Notifier
     from bot.reports.schedule import Clock
     from bot.reports.service import ReportService
+    from bot.store.db import Database
 
 
 @dataclass
@@ -65,10 +65,10 @@ def build_index(settings: Settings) -> KnowledgeIndex:
 def build_reports(settings: Settings, clock: Clock | None = None) -> tuple[Any, ...]:
     """Database (migrated), schedule, report service, notifier and chat commands."""
     from bot.reports.commands import ReportCommands
-    from bot.reports.db import Database, migrate, normalise_url
     from bot.reports.notify import Notifier
     from bot.reports.schedule import SystemClock, build_schedule
     from bot.reports.service import ReportService
+    from bot.store.db import Database, migrate, normalise_url
 
     r = settings.reports
     schedule = build_schedule(r.timezone, r.report_deadline, r.reminder_minutes, r.schedule_file)

@@ -19,10 +19,10 @@ from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from bot.reports.db import Database
 from bot.reports.forms import ESCALATED_LEVELS, LEVELS, IncidentForm, ReportForm
-from bot.reports.models import Binding, Incident, ProcessedUpdate, Report, SentNotice, Site
 from bot.reports.schedule import Clock, Schedule
+from bot.store.db import Database
+from bot.store.models import Binding, Incident, ProcessedUpdate, Report, SentNotice, Site
 
 V = TypeVar("V", "ReportView", "IncidentView")
 

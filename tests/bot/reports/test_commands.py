@@ -44,7 +44,7 @@ def test_rebinding_moves_and_is_recorded(h: Harness) -> None:
     assert [s.code for s in st.reported] == ["002"]
     from sqlalchemy import select
 
-    from bot.reports.models import Binding
+    from bot.store.models import Binding
 
     with h.services.reports.db.unit() as s:
         rows = s.scalars(select(Binding).where(Binding.user_id == CHIEF).order_by(Binding.id)).all()

@@ -62,7 +62,7 @@ def migrate(engine: Engine) -> None:
     from alembic.config import Config
 
     cfg = Config()
-    with resources.as_file(resources.files("bot.reports") / "migrations") as path:
+    with resources.as_file(resources.files("bot.store") / "migrations") as path:
         cfg.set_main_option("script_location", str(path))
         with engine.begin() as conn:
             cfg.attributes["connection"] = conn

@@ -1,11 +1,11 @@
-"""Alembic environment: runs on the connection kaowu passes in (`bot.reports.db.migrate`)."""
+"""Alembic environment: runs on the connection kaowu passes in (`bot.store.db.migrate`)."""
 
 from __future__ import annotations
 
 from alembic import context
 from sqlalchemy import create_engine
 
-from bot.reports.models import Base
+from bot.store.models import Base
 
 config = context.config
 target_metadata = Base.metadata

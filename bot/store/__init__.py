@@ -1,0 +1,1 @@
+"""The application database: engine, sessions, typed models and Alembic migrations."""
