@@ -283,6 +283,42 @@ def cmd_reports(args: argparse.Namespace) -> int:
         services.close()
 
 
+def cmd_run(args: argparse.Namespace) -> int:
+    """kaowu run [--webhook]: the Telegram bot."""
+    from bot.services import build_services, ensure_knowledge
+    from bot.settings import load_settings
+
+    settings = load_settings()
+    tg = settings.telegram
+    if not tg.telegram_bot_token:
+        print(prompts.load("no_token"), file=sys.stderr)
+        return 1
+    webhook = None
+    if args.webhook:
+        if not tg.webhook_url:
+            print(prompts.load("no_webhook_url"), file=sys.stderr)
+            return 1
+        webhook = {
+            "listen": tg.webhook_listen,
+            "port": tg.webhook_port,
+            "url_path": "telegram",
+            "webhook_url": tg.webhook_url,
+            "secret_token": tg.webhook_secret,
+        }
+    from bot.telegram_app import run
+
+    def factory() -> Services:
+        services = build_services(settings, reports=True)
+        if not services.index.documents():
+            print(prompts.render("first_run", path=settings.index.knowledge_dir or "knowledge"),
+                  file=sys.stderr)  # fmt: skip
+            ensure_knowledge(services, progress=False)
+        return services
+
+    run(factory, tg.telegram_bot_token, tg.telegram_base_url, webhook)
+    return 0
+
+
 # ---------------------------------------------------------------------------- parser
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser for every subcommand."""
@@ -331,6 +367,10 @@ def build_parser() -> argparse.ArgumentParser:
     rep_sub.add_parser("tick", help="发送到点的提醒和截止汇总（不运行机器人时可由 cron 调用）")
     s.set_defaults(func=cmd_reports)
 
+    s = sub.add_parser("run", help="启动 Telegram 机器人（默认长轮询）")
+    s.add_argument("--webhook", action="store_true", help="以 webhook 方式运行")
+    s.set_defaults(func=cmd_run)
+
     s = sub.add_parser("eval", help="用题集评测检索与拒答")
     s.add_argument("file", help="题集 JSONL")
     s.add_argument("--json", action="store_true", help="输出 JSON")
@@ -348,7 +388,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
     if args.command is None:
-        args = parser.parse_args(["chat"])
+        # The bot when a token is configured, otherwise the console.
+        from bot.settings import TelegramSettings
+
+        token = TelegramSettings().telegram_bot_token
+        args = parser.parse_args(["run"] if token else ["chat"])
     try:
         return int(args.func(args))
     except KeyboardInterrupt:

@@ -16,12 +16,12 @@ from dataclasses import dataclass
 from typing import Protocol
 
 import prompts
-from bot.messages import Message, OutFile, Reply
+from bot.messages import Message, OutFile, Passage, Reply
 from bot.qa import InvalidQuestion
 from bot.render import answer_plain
 from bot.services import Services
 
-__all__ = ["Core", "Dialogue", "Message", "OutFile", "Reply"]
+__all__ = ["Core", "Dialogue", "Message", "OutFile", "Passage", "Reply"]
 
 log = logging.getLogger(__name__)
 
@@ -168,4 +168,27 @@ class Core:
             answer = self.services.qa.ask(question)
         except InvalidQuestion as exc:
             return [Reply(str(exc))]
-        return [Reply(answer_plain(answer), answer=answer)]
+        log = self.services.answers
+        answer_id = log.record(msg.chat_id, msg.user_id, answer) if log is not None else None
+        return [Reply(answer_plain(answer), answer=answer, answer_id=answer_id)]
+
+    # ------------------------------------------------------------------ answer actions
+    def rate(self, user_id: int, answer_id: int, value: int) -> str:
+        """Record 👍 (+1) or 👎 (-1) on a logged answer; the acknowledgement to show."""
+        log = self.services.answers
+        logged = log.vote(answer_id, user_id, value) if log is not None else None
+        if logged is None:
+            return prompts.load("feedback_unknown")
+        return prompts.load("feedback_up" if value > 0 else "feedback_down")
+
+    def passage(self, answer_id: int, n: int) -> Passage | None:
+        """The full passage behind citation `n` of a logged answer."""
+        log = self.services.answers
+        logged = log.get(answer_id) if log is not None else None
+        cite = next((c for c in logged.citations if c["n"] == n), None) if logged else None
+        if cite is None:
+            return None
+        chunk = self.services.index.chunk(cite.get("chunk_id", ""))
+        if chunk is None or cite["quote"] not in chunk.text:
+            return Passage(n, cite["title"], cite["section"], cite["quote"], cite["quote"], False)
+        return Passage(n, chunk.title, chunk.section, chunk.text, cite["quote"], True)

@@ -42,6 +42,19 @@ class Reply:
 
     text: str
     answer: Any = None  # bot.qa.Answer when this reply is an answer
+    answer_id: int | None = None  # its id in the answer log, for source and feedback buttons
     file: OutFile | None = None
     chat_id: int | None = None
     choices: list[str] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class Passage:
+    """The full passage behind a citation, for a "show source" button."""
+
+    n: int
+    title: str
+    section: str
+    text: str
+    quote: str
+    current: bool  # False: the document changed since; `text` is the quote as it was shown

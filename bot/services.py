@@ -13,6 +13,7 @@ from ingest.index import KnowledgeIndex
 from ingest.pipeline import IngestReport, ingest
 
 if TYPE_CHECKING:
+    from bot.feedback import AnswerLogService
     from bot.reports.commands import ReportCommands
     from bot.reports.notify import Notifier
     from bot.reports.schedule import Clock
@@ -30,6 +31,7 @@ class Services:
     db: Database | None = None
     reports: ReportService | None = None
     notifier: Notifier | None = None
+    answers: AnswerLogService | None = None
     extras: dict[str, Any] = field(default_factory=dict)
 
     def close(self) -> None:
@@ -63,7 +65,8 @@ def build_index(settings: Settings) -> KnowledgeIndex:
 
 
 def build_reports(settings: Settings, clock: Clock | None = None) -> tuple[Any, ...]:
-    """Database (migrated), schedule, report service, notifier and chat commands."""
+    """Database (migrated), schedule, report service, notifier, chat commands, answer log."""
+    from bot.feedback import AnswerLogService
     from bot.reports.commands import ReportCommands
     from bot.reports.notify import Notifier
     from bot.reports.schedule import SystemClock, build_schedule
@@ -77,7 +80,7 @@ def build_reports(settings: Settings, clock: Clock | None = None) -> tuple[Any, 
     service = ReportService(db, schedule, clock or SystemClock())
     notifier = Notifier(service, r.coordinator_chat_id, r.coordinator_ids)
     commands: ReportCommands = ReportCommands(service, notifier, r.coordinator_ids)
-    return db, service, notifier, commands
+    return db, service, notifier, commands, AnswerLogService(db, service.clock)
 
 
 def build_services(
@@ -90,11 +93,12 @@ def build_services(
     services = Services(settings=settings, index=index, qa=QAService(index, settings.answer))
     if reports:
         try:
-            db, service, notifier, commands = build_reports(settings, clock)
+            db, service, notifier, commands, answers = build_reports(settings, clock)
         except Exception:
             index.close()
             raise
         services.db, services.reports, services.notifier = db, service, notifier
+        services.answers = answers
         services.extras["report_commands"] = commands
     return services
 

@@ -129,3 +129,34 @@ class SentNotice(Base):
     report_date: Mapped[date] = mapped_column(Date)
     target: Mapped[str] = mapped_column(String(64))
     sent_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
+class AnswerLog(Base):
+    """An answer as it was given (question, text, sources), so feedback can be reviewed."""
+
+    __tablename__ = "answers"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    chat_id: Mapped[int] = mapped_column(BigInteger)
+    user_id: Mapped[int] = mapped_column(BigInteger)
+    question: Mapped[str] = mapped_column(Text)
+    answer: Mapped[str] = mapped_column(Text)
+    answered: Mapped[bool] = mapped_column(Boolean)
+    mode: Mapped[str] = mapped_column(String(16))
+    citations: Mapped[str] = mapped_column(Text)  # JSON list of the citations shown
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
+class Feedback(Base):
+    """A 👍/👎 on an answer; one vote per user and answer (a second tap changes it)."""
+
+    __tablename__ = "feedback"
+    __table_args__ = (UniqueConstraint("answer_id", "user_id"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    answer_id: Mapped[int] = mapped_column(ForeignKey("answers.id"))
+    user_id: Mapped[int] = mapped_column(BigInteger)
+    value: Mapped[int] = mapped_column(Integer)  # +1 or -1
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+    answer: Mapped[AnswerLog] = relationship(lazy="joined")

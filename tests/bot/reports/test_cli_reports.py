@@ -10,7 +10,7 @@ from pathlib import Path
 
 from openpyxl import load_workbook
 
-from tests.bot.reports.conftest import SITES_CSV
+from tests.helpers import SITES_CSV
 
 REPO = Path(__file__).resolve().parents[3]
 

@@ -8,7 +8,7 @@ import io
 import pytest
 from openpyxl import load_workbook
 
-from tests.bot.reports.conftest import COORDINATOR, COORDINATOR_CHAT, Harness
+from tests.bot.reports.harness import COORDINATOR, COORDINATOR_CHAT, Harness
 
 CHIEF, OTHER_CHIEF, STRANGER = 101, 102, 555
 FULL = "应考=300 实考=298 缺考=2 违纪=1 保密室=双人值守 设备=监控屏蔽正常 备注=无"

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from bot.reports.schedule import ScheduleError, build_schedule
-from tests.bot.reports.conftest import COORDINATOR_CHAT, Harness, make_harness
+from tests.bot.reports.harness import COORDINATOR_CHAT, Harness, make_harness
 
 CHIEF, OTHER_CHIEF = 101, 102
 

@@ -7,7 +7,7 @@ from concurrent.futures import ThreadPoolExecutor
 import pytest
 
 from bot.reports.service import SiteImportError
-from tests.bot.reports.conftest import Harness
+from tests.bot.reports.harness import Harness
 
 
 def test_reimport_updates_and_never_duplicates(h: Harness) -> None:

@@ -1,0 +1,448 @@
+"""Telegram front end (python-telegram-bot v22): a thin adapter over the core.
+
+Handlers turn an update into a `Message`, run the core in a worker thread, and render its
+replies (HTML, split below the length limit, with source and feedback buttons). Services are
+created in `post_init` and closed in `post_shutdown`; reminders and digests run on the JobQueue,
+planned from the database at start-up so a restart loses none.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import io
+import logging
+import time
+import warnings
+from collections.abc import Callable
+from typing import Any
+
+from telegram import (
+    BotCommand,
+    ForceReply,
+    InlineKeyboardButton,
+    InlineKeyboardMarkup,
+    InputFile,
+    ReplyParameters,
+    Update,
+)
+from telegram import (
+    Message as TgMessage,
+)
+from telegram.constants import ChatAction, ChatType, MessageEntityType, ParseMode
+from telegram.error import NetworkError, RetryAfter, TelegramError
+from telegram.ext import (
+    AIORateLimiter,
+    Application,
+    ApplicationHandlerStop,
+    CallbackQueryHandler,
+    CommandHandler,
+    ContextTypes,
+    ConversationHandler,
+    MessageHandler,
+    TypeHandler,
+    filters,
+)
+from telegram.warnings import PTBUserWarning
+
+import prompts
+from bot.core import DIALOGUE_IDLE_SECONDS, Core
+from bot.messages import Message, Reply
+from bot.reports.notify import Job
+from bot.services import Services
+from bot.tg_render import answer_keyboard, answer_messages, passage_messages, text_messages
+
+log = logging.getLogger(__name__)
+
+DIALOGUE_COMMANDS = ("report", "incident")
+_ACTIVE = 1
+_MEMBER = {"member", "administrator", "creator", "restricted"}
+_MEMBERSHIP_TTL = 600.0
+
+
+class TelegramBot:
+    """Builds and runs the PTB Application over the core."""
+
+    def __init__(self, services_factory: Callable[[], Services]) -> None:
+        self._factory = services_factory
+        self.services: Services | None = None
+        self.core: Core | None = None
+        self._notified: set[int] = set()
+        self._members: dict[int, tuple[bool, float]] = {}
+
+    # ------------------------------------------------------------------ application
+    def build(self, token: str, base_url: str | None = None) -> Application:
+        """The Application with every handler registered."""
+        builder = (
+            Application.builder()
+            .token(token)
+            .rate_limiter(AIORateLimiter(max_retries=3))
+            .post_init(self._post_init)
+            .post_shutdown(self._post_shutdown)
+        )
+        if base_url:
+            builder = builder.base_url(base_url).base_file_url(
+                base_url.replace("/bot", "/file/bot")
+            )
+        app = builder.build()
+        app.add_handler(TypeHandler(Update, self.gate), group=-1)
+        with warnings.catch_warnings():
+            # The choice buttons of a dialogue belong to the user's conversation, not to one
+            # message, which is what PTB warns about here.
+            warnings.simplefilter("ignore", PTBUserWarning)
+            app.add_handler(
+                ConversationHandler(
+                    entry_points=[
+                        CommandHandler(list(DIALOGUE_COMMANDS), self.on_dialogue_command)
+                    ],
+                    states={
+                        _ACTIVE: [
+                            MessageHandler(filters.TEXT & ~filters.COMMAND, self.on_dialogue_text),
+                            CallbackQueryHandler(self.on_dialogue_choice, pattern=r"^say:"),
+                        ]
+                    },
+                    fallbacks=[MessageHandler(filters.COMMAND, self.on_dialogue_command)],
+                    per_chat=True,
+                    per_user=True,
+                    allow_reentry=True,
+                    conversation_timeout=DIALOGUE_IDLE_SECONDS,
+                    name="dialogue",
+                )
+            )
+        app.add_handler(CallbackQueryHandler(self.on_callback))
+        app.add_handler(MessageHandler(filters.COMMAND, self.on_command))
+        app.add_handler(MessageHandler(filters.TEXT & ~filters.COMMAND, self.on_text))
+        app.add_error_handler(self.on_error)
+        return app
+
+    async def _post_init(self, app: Application) -> None:
+        self.services = await asyncio.to_thread(self._factory)
+        self.core = Core(self.services)
+        commands = [
+            BotCommand(c.name, c.description[:256])
+            for c in self.core.commands.values()
+            if c.description and c.role != "hidden"
+        ]
+        await app.bot.set_my_commands(commands)
+        self.plan_notices(app)
+        if app.job_queue is not None:
+            app.job_queue.run_repeating(self._replan, interval=1800, first=1800, name="replan")
+
+    async def _post_shutdown(self, app: Application) -> None:
+        if self.services is not None:
+            self.services.close()
+
+    # ------------------------------------------------------------------ access
+    async def gate(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        """Serve only ALLOWED_CHAT_IDS (and their members in private); one notice for others."""
+        assert self.services is not None
+        allowed = self.services.settings.telegram.allowed_chat_ids
+        chat, user = update.effective_chat, update.effective_user
+        if not allowed or chat is None or user is None:
+            return
+        if chat.id in allowed:
+            return
+        if chat.type == ChatType.PRIVATE and await self._private_allowed(context, user.id):
+            return
+        if update.callback_query is not None:
+            await update.callback_query.answer(prompts.load("access_denied"), show_alert=True)
+        elif chat.id not in self._notified:
+            self._notified.add(chat.id)
+            await context.bot.send_message(chat.id, prompts.load("access_denied"))
+        raise ApplicationHandlerStop
+
+    async def _private_allowed(self, context: ContextTypes.DEFAULT_TYPE, user_id: int) -> bool:
+        assert self.services is not None
+        settings = self.services.settings
+        if (
+            user_id in settings.telegram.allowed_chat_ids
+            or user_id in settings.reports.coordinator_ids
+        ):
+            return True
+        cached = self._members.get(user_id)
+        if cached and time.monotonic() - cached[1] < _MEMBERSHIP_TTL:
+            return cached[0]
+        member = False
+        for group in settings.telegram.allowed_chat_ids:
+            if group >= 0:
+                continue
+            try:
+                info = await context.bot.get_chat_member(group, user_id)
+            except TelegramError:
+                continue
+            if info.status in _MEMBER:
+                member = True
+                break
+        self._members[user_id] = (member, time.monotonic())
+        return member
+
+    # ------------------------------------------------------------------ messages
+    def _message(self, update: Update, text: str) -> Message:
+        chat, user = update.effective_chat, update.effective_user
+        assert chat is not None and user is not None
+        return Message(
+            user_id=user.id,
+            chat_id=chat.id,
+            text=text,
+            user_name=user.full_name,
+            is_private=chat.type == ChatType.PRIVATE,
+            update_id=update.update_id,
+        )
+
+    async def _handle(self, msg: Message) -> list[Reply]:
+        assert self.core is not None
+        return await asyncio.to_thread(self.core.handle, msg)
+
+    def _addressed(self, message: TgMessage, bot_id: int, username: str) -> tuple[bool, str]:
+        """Whether a group message is for the bot (mention or reply), and its text without it."""
+        text = message.text or ""
+        mention = f"@{username}".lower()
+        addressed = bool(
+            message.reply_to_message
+            and message.reply_to_message.from_user
+            and message.reply_to_message.from_user.id == bot_id
+        )
+        for value in message.parse_entities([MessageEntityType.MENTION]).values():
+            if value.lower() == mention:
+                addressed = True
+                text = text.replace(value, " ")
+        for entity in message.entities:
+            if (
+                entity.type == MessageEntityType.TEXT_MENTION
+                and entity.user
+                and entity.user.id == bot_id
+            ):
+                addressed = True
+        return addressed, " ".join(text.split())
+
+    async def on_text(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        """A question: every text in private; in groups only a mention or a reply to the bot."""
+        message = update.effective_message
+        if message is None or update.effective_chat is None:
+            return
+        text = message.text or ""
+        if update.effective_chat.type != ChatType.PRIVATE:
+            me = context.bot
+            addressed, text = self._addressed(message, me.id, me.username)
+            if not addressed:
+                return
+        await context.bot.send_chat_action(update.effective_chat.id, ChatAction.TYPING)
+        replies = await self._handle(self._message(update, text))
+        await self.send(context, replies, update)
+
+    async def on_command(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        """Any slash command for this bot (in groups, a command for another bot is ignored)."""
+        message = update.effective_message
+        if message is None or not message.text or update.effective_chat is None:
+            return
+        name = message.text.split()[0]
+        if "@" in name and name.split("@", 1)[1].lower() != (context.bot.username or "").lower():
+            return
+        if update.effective_chat.type != ChatType.PRIVATE and "@" not in name:
+            assert self.core is not None
+            if name[1:].lower() not in self.core.commands:
+                return  # an unknown bare command in a group may be meant for another bot
+        if name.split("@")[0] in ("/ask",):
+            await context.bot.send_chat_action(update.effective_chat.id, ChatAction.TYPING)
+        replies = await self._handle(self._message(update, message.text))
+        await self.send(context, replies, update)
+
+    # ------------------------------------------------------------------ dialogues
+    async def on_dialogue_command(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> int:
+        """/report, /incident, /cancel or another command while a dialogue may be open."""
+        await self.on_command(update, context)
+        return self._state(update)
+
+    async def on_dialogue_text(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> int:
+        """An answer to the current dialogue question (in groups: a reply to the bot)."""
+        message = update.effective_message
+        if message is None or update.effective_chat is None:
+            return _ACTIVE
+        text = message.text or ""
+        if update.effective_chat.type != ChatType.PRIVATE:
+            addressed, text = self._addressed(message, context.bot.id, context.bot.username)
+            if not addressed:
+                return _ACTIVE
+        replies = await self._handle(self._message(update, text))
+        await self.send(context, replies, update)
+        return self._state(update)
+
+    async def on_dialogue_choice(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> int:
+        """A tap on a choice button (确认 / 取消 / a level), taken as the user's answer."""
+        query = update.callback_query
+        assert query is not None and query.data is not None
+        await query.answer()
+        replies = await self._handle(self._message(update, query.data.removeprefix("say:")))
+        await self.send(context, replies, update)
+        return self._state(update)
+
+    def _state(self, update: Update) -> int:
+        assert self.core is not None
+        probe = self._message(update, "")
+        return _ACTIVE if self.core.in_dialogue(probe) else ConversationHandler.END
+
+    # ------------------------------------------------------------------ buttons
+    async def on_callback(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        """Source and feedback buttons under answers."""
+        query = update.callback_query
+        assert query is not None and self.core is not None
+        kind, _, rest = (query.data or "").partition(":")
+        if kind == "say":
+            await query.answer(prompts.load("choice_expired"))
+            return
+        try:
+            answer_id, value = (int(x) for x in rest.split(":"))
+        except ValueError:
+            await query.answer()
+            return
+        user = update.effective_user
+        assert user is not None
+        if kind == "fb":
+            text = await asyncio.to_thread(self.core.rate, user.id, answer_id, value)
+            await query.answer(text)
+            return
+        passage = await asyncio.to_thread(self.core.passage, answer_id, value)
+        await query.answer()
+        if passage is None:
+            await self._send_html(context, query.message.chat.id if query.message else user.id,
+                                  text_messages(prompts.load("passage_missing")))  # fmt: skip
+            return
+        chat_id = query.message.chat.id if query.message else user.id
+        reply_to = query.message.message_id if query.message else None
+        await self._send_html(context, chat_id, passage_messages(passage), reply_to=reply_to)
+
+    # ------------------------------------------------------------------ sending
+    async def send(
+        self, context: ContextTypes.DEFAULT_TYPE, replies: list[Reply], update: Update | None = None
+    ) -> None:
+        """Deliver core replies: answers and texts as HTML, files as documents.
+
+        Every reply is attempted even if an earlier one fails (an escalation must not be lost
+        because the confirmation to its author failed); the first failure is raised afterwards.
+        """
+        chat = update.effective_chat if update else None
+        message = update.effective_message if update else None
+        in_dialogue = False
+        if update is not None and self.core is not None and update.effective_user and chat:
+            in_dialogue = self.core.in_dialogue(self._message(update, ""))
+        failure: Exception | None = None
+        for r in replies:
+            target = r.chat_id if r.chat_id is not None else (chat.id if chat else None)
+            if target is None:
+                continue
+            reply_to = message.message_id if (r.chat_id is None and message) else None
+            try:
+                if r.file is not None:
+                    await self._call(
+                        context.bot.send_document,
+                        target,
+                        document=InputFile(io.BytesIO(r.file.data), filename=r.file.name),
+                        caption=r.text[:1000],
+                        reply_parameters=_reply(reply_to),
+                    )
+                    continue
+                markup: Any = None
+                if r.answer is not None:
+                    htmls = answer_messages(r.answer)
+                    markup = answer_keyboard(r.answer, r.answer_id)
+                else:
+                    htmls = text_messages(r.text)
+                    if r.choices:
+                        markup = InlineKeyboardMarkup(
+                            [[InlineKeyboardButton(c, callback_data=f"say:{c}") for c in r.choices]]
+                        )
+                    elif in_dialogue and chat is not None and chat.type != ChatType.PRIVATE:
+                        # With privacy mode on, the bot only sees replies to itself in groups.
+                        markup = ForceReply(selective=True)
+                await self._send_html(context, target, htmls, reply_to=reply_to, markup=markup)
+            except TelegramError as exc:
+                log.warning("sending to %s failed: %s", target, exc)
+                failure = failure or exc
+        if failure is not None:
+            raise failure
+
+    async def _send_html(
+        self,
+        context: ContextTypes.DEFAULT_TYPE,
+        chat_id: int,
+        htmls: list[str],
+        reply_to: int | None = None,
+        markup: Any = None,
+    ) -> None:
+        for i, text in enumerate(htmls):
+            await self._call(
+                context.bot.send_message,
+                chat_id,
+                text,
+                parse_mode=ParseMode.HTML,
+                reply_parameters=_reply(reply_to) if i == 0 else None,
+                reply_markup=markup if i == len(htmls) - 1 else None,
+            )
+
+    @staticmethod
+    async def _call(method: Any, *args: Any, **kwargs: Any) -> Any:
+        """Call the Bot API, retrying a server error twice (429 is retried by the rate limiter)."""
+        for attempt in range(3):
+            try:
+                return await method(*args, **kwargs)
+            except RetryAfter:
+                raise
+            except NetworkError:
+                if attempt == 2:
+                    raise
+                await asyncio.sleep(0.5 * (attempt + 1))
+        return None
+
+    # ------------------------------------------------------------------ notices
+    def plan_notices(self, app: Application) -> None:
+        """Schedule reminders and digests that are not yet done (due ones run at once)."""
+        assert self.services is not None
+        notifier, reports = self.services.notifier, self.services.reports
+        if app.job_queue is None or notifier is None or reports is None:
+            return
+        now = reports.now()
+        for job in notifier.plan(now):
+            name = f"notice:{job.kind}:{job.day}"
+            if app.job_queue.get_jobs_by_name(name):
+                continue
+            delay = max(0.0, (job.when - now).total_seconds())
+            app.job_queue.run_once(self._run_notice, when=delay, data=job, name=name)
+
+    async def _replan(self, context: ContextTypes.DEFAULT_TYPE) -> None:
+        self.plan_notices(context.application)
+
+    async def _run_notice(self, context: ContextTypes.DEFAULT_TYPE) -> None:
+        assert self.services is not None and self.services.notifier is not None
+        assert context.job is not None
+        job = context.job.data
+        assert isinstance(job, Job)
+        replies = await asyncio.to_thread(self.services.notifier.run, job)
+        await self.send(context, replies)
+        self.plan_notices(context.application)
+
+    # ------------------------------------------------------------------ errors
+    async def on_error(self, update: object, context: ContextTypes.DEFAULT_TYPE) -> None:
+        """Log the error and tell the user something went wrong, instead of going silent."""
+        log.error("update %s failed", getattr(update, "update_id", "?"), exc_info=context.error)
+        if isinstance(update, Update) and update.effective_chat is not None:
+            try:
+                await context.bot.send_message(
+                    update.effective_chat.id, prompts.load("handler_error")
+                )
+            except TelegramError:
+                log.warning("could not tell chat %s about the error", update.effective_chat.id)
+
+
+def _reply(message_id: int | None) -> ReplyParameters | None:
+    if message_id is None:
+        return None
+    return ReplyParameters(message_id=message_id, allow_sending_without_reply=True)
+
+
+def run(services_factory: Callable[[], Services], token: str, base_url: str | None,
+        webhook: dict[str, Any] | None = None) -> None:  # fmt: skip
+    """Run the bot until interrupted: long polling, or a webhook server."""
+    app = TelegramBot(services_factory).build(token, base_url)
+    if webhook is None:
+        app.run_polling(allowed_updates=Update.ALL_TYPES)
+    else:
+        app.run_webhook(allowed_updates=Update.ALL_TYPES, **webhook)

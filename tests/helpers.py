@@ -1,0 +1,29 @@
+"""Small helpers shared by several test packages."""
+
+from __future__ import annotations
+
+import os
+from datetime import UTC, datetime
+from zoneinfo import ZoneInfo
+
+PG_URL = os.environ.get("KAOWU_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test")
+SHANGHAI = ZoneInfo("Asia/Shanghai")
+SITES_CSV = (
+    "code,name,district,join_code\n"
+    "001,第一中学考点,城区,AAA111\n"
+    "002,第二中学考点,城区,BBB222\n"
+    "003,实验中学考点,开发区,CCC333\n"
+)
+
+
+class FakeClock:
+    """A clock the test moves by hand (local Asia/Shanghai times in, aware UTC out)."""
+
+    def __init__(self, local: str = "2027-06-07 09:00") -> None:
+        self.set(local)
+
+    def set(self, local: str) -> None:
+        self._now = datetime.fromisoformat(local).replace(tzinfo=SHANGHAI).astimezone(UTC)
+
+    def now(self) -> datetime:
+        return self._now
