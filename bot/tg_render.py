@@ -35,26 +35,31 @@ class Block:
         return f"<{self.tag}>{body}</{self.tag}>" if self.tag else body
 
 
+def _fits(text: str, limit: int) -> bool:
+    return utf16_len(html.escape(text, quote=False)) <= limit
+
+
 def _pieces(text: str, limit: int) -> list[str]:
-    """Cut plain text at line or sentence ends so that each escaped piece fits `limit`."""
-    parts = re.split(r"(?<=[\n。！？；])", text)
+    """Cut plain text at line or sentence ends so that each escaped piece fits `limit`;
+    a single sentence longer than that is cut at the largest prefix that fits."""
     out: list[str] = []
     cur = ""
-    for part in parts:
-        while utf16_len(html.escape(part, quote=False)) > limit:  # one enormous sentence
-            cut = limit // 2
-            out += [cur] if cur else []
-            cur = ""
+    for part in re.split(r"(?<=[\n。！？；])", text):
+        if _fits(cur + part, limit):
+            cur += part
+            continue
+        if cur:
+            out.append(cur)
+        while not _fits(part, limit):
+            cut = min(len(part), limit)
+            while cut > 1 and not _fits(part[:cut], limit):
+                cut -= max(1, cut // 50)
             out.append(part[:cut])
             part = part[cut:]
-        if utf16_len(html.escape(cur + part, quote=False)) > limit:
-            out.append(cur)
-            cur = part
-        else:
-            cur += part
+        cur = part
     if cur:
         out.append(cur)
-    return [p for p in out if p]
+    return out
 
 
 def split_blocks(blocks: list[Block], limit: int = LIMIT) -> list[str]:
