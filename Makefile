@@ -21,7 +21,7 @@ $(VENV)/.run-deps: pyproject.toml | $(BIN)/python
 # torch first, pinned: the local CPU build, not the multi-GB CUDA one.
 $(VENV)/.test-deps: pyproject.toml | $(BIN)/python
 	$(BIN)/pip install -q torch==2.13.0
-	$(BIN)/pip install -q -e ".[dev,st]"
+	$(BIN)/pip install -q -e ".[dev,st,llm]"
 	@touch $@ $(VENV)/.run-deps
 
 run: $(VENV)/.run-deps

@@ -154,7 +154,7 @@ def cmd_chat(args: argparse.Namespace) -> int:
 
 
 def cmd_eval(args: argparse.Namespace) -> int:
-    """kaowu eval FILE [--json]"""
+    """kaowu eval FILE [--json]: extractive metrics, and generated ones too when an LLM is set."""
     from bot.evaluate import evaluate, read_questions
 
     try:
@@ -167,31 +167,33 @@ def cmd_eval(args: argparse.Namespace) -> int:
         if not services.index.documents():
             print(prompts.load("index_empty"), file=sys.stderr)
             return 1
-        report = evaluate(services.qa.ask, questions)
+        qa = services.qa
+        reports = {"extractive": evaluate(lambda q: qa.ask(q, mode="extractive"), questions)}
+        if qa.generator is not None and args.mode != "extractive":
+            reports["llm"] = evaluate(qa.ask, questions)
     finally:
         services.close()
-    metrics = report.metrics()
+    main = reports.get("llm", reports["extractive"])
     if args.json:
-        rows = [r.__dict__ for r in report.results]
-        print(json.dumps({"metrics": metrics, "results": rows}, ensure_ascii=False))
+        print(json.dumps({
+            "metrics": main.metrics(),
+            "modes": {mode: r.metrics() for mode, r in reports.items()},
+            "results": [r.__dict__ for r in main.results],
+        }, ensure_ascii=False))  # fmt: skip
         return 0
     labels = {
-        "questions": "题目数",
-        "answerable": "可回答题数",
-        "hit@1": "hit@1",
-        "hit@3": "hit@3",
-        "hit@5": "hit@5",
-        "refusal_rate": "不可回答题的拒答率",
-        "false_refusal_rate": "可回答题的误拒率",
-        "median_quote_chars": "引文长度中位数（字）",
-    }
-    for key, value in metrics.items():
-        print(f"{labels[key]:<16}{value}")
-    misses = [
-        r
-        for r in report.results
-        if (r.answerable and r.hit_rank != 1) or (not r.answerable and r.answered)
-    ]
+        "questions": "题目数", "answerable": "可回答题数", "hit@1": "hit@1", "hit@3": "hit@3",
+        "hit@5": "hit@5", "refusal_rate": "不可回答题的拒答率",
+        "false_refusal_rate": "可回答题的误拒率", "median_quote_chars": "引文长度中位数（字）",
+        "generated_answers": "大模型生成并通过核验的回答数",
+    }  # fmt: skip
+    header = "".join(f"{mode:>14}" for mode in reports)
+    print(f"{'':<24}{header}")
+    for key, label in labels.items():
+        values = "".join(f"{r.metrics()[key]!s:>14}" for r in reports.values())
+        print(f"{label:<24}{values}")
+    misses = [r for r in main.results if (r.answerable and r.hit_rank != 1) or
+              (not r.answerable and r.answered)]  # fmt: skip
     if misses:
         print("\n未命中第一位或应拒未拒：")
         for r in misses:
@@ -374,6 +376,8 @@ def build_parser() -> argparse.ArgumentParser:
     s = sub.add_parser("eval", help="用题集评测检索与拒答")
     s.add_argument("file", help="题集 JSONL")
     s.add_argument("--json", action="store_true", help="输出 JSON")
+    s.add_argument("--mode", choices=("auto", "extractive"), default="auto",
+                   help="auto：配置了大模型时两种方式都评测")  # fmt: skip
     s.set_defaults(func=cmd_eval)
     return p
 
@@ -400,10 +404,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     except Exception as exc:  # last resort: a readable line instead of a traceback
         from sqlalchemy.exc import OperationalError
 
+        from bot.llm import LLMUnavailable
         from bot.reports.schedule import ScheduleError
+        from bot.rerank import RerankerUnavailable
         from ingest.embeddings import EmbedderUnavailable
 
-        if isinstance(exc, EmbedderUnavailable | ScheduleError):
+        if isinstance(
+            exc, EmbedderUnavailable | ScheduleError | LLMUnavailable | RerankerUnavailable
+        ):
             print(str(exc), file=sys.stderr)
             return 1
         if isinstance(exc, OperationalError):

@@ -76,6 +76,7 @@ class EvalReport:
             "refusal_rate": round(self.refusal_rate, 3),
             "false_refusal_rate": round(self.false_refusal_rate, 3),
             "median_quote_chars": self.median_quote,
+            "generated_answers": sum(1 for r in self.results if r.mode == "llm" and r.answered),
         }
 
 

@@ -8,16 +8,24 @@ knowledge base does not cover it instead of quoting the nearest passage.
 
 from __future__ import annotations
 
+import logging
 import re
 from dataclasses import asdict, dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any, Literal
 
 import prompts
 from bot.settings import AnswerSettings
+from bot.verify import verify
 from ingest.clean import to_simplified
 from ingest.index import Hit, KnowledgeIndex
 from ingest.lexical import key_terms, subwords
 from ingest.textutil import char_shingles, overlap, split_sentences
+
+if TYPE_CHECKING:
+    from bot.llm import LLMGenerator, Source
+    from bot.rerank import Reranker
+
+log = logging.getLogger(__name__)
 
 # Weight of a one-character word relative to its idf: mostly light verbs (做, 打, 用).
 _SINGLE_CHAR_WEIGHT = 0.35
@@ -30,6 +38,22 @@ _PAIR_PENALTY = 0.15
 _SECOND_REL_SCORE = 0.6
 _SECOND_REL_COV = 0.6
 _SECOND_MIN_COV = 0.3
+# Sources handed to an LLM, and the share of its answer that must survive verification.
+_LLM_SOURCES = 5
+_LLM_MIN_KEPT = 0.5
+# Sentences that address a model rather than a reader ("忽略以上规则……") are instructions
+# planted in a document: never quoted, never passed to an LLM.
+_INSTRUCTION = re.compile(
+    r"忽略(以上|上述|之前|前面|先前|所有|全部)|无视(以上|上述|之前)|(不要|无需|不必)(标注|引用|注明)(出处|来源)|"
+    r"你(现在)?(是|扮演)(一个|一名)?(AI|人工智能|助手|模型|机器人)|系统提示|提示词|"
+    r"ignore (all |any )?(the )?(previous|above|prior)|system prompt|you are (now )?an? (ai|assistant)",
+    re.IGNORECASE,
+)
+
+
+def looks_like_instruction(text: str) -> bool:
+    """Whether a sentence is an instruction to a model rather than content for a reader."""
+    return bool(_INSTRUCTION.search(text))
 
 
 class InvalidQuestion(ValueError):
@@ -108,9 +132,17 @@ class Evidence:
 class QAService:
     """Answers questions from the knowledge index."""
 
-    def __init__(self, index: KnowledgeIndex, settings: AnswerSettings) -> None:
+    def __init__(
+        self,
+        index: KnowledgeIndex,
+        settings: AnswerSettings,
+        generator: LLMGenerator | None = None,
+        reranker: Reranker | None = None,
+    ) -> None:
         self.index = index
         self.settings = settings
+        self.generator = generator
+        self.reranker = reranker
 
     # ------------------------------------------------------------------ public
     def normalise(self, question: str) -> str:
@@ -126,15 +158,23 @@ class QAService:
             )
         return q
 
-    def ask(self, question: str) -> Answer:
-        """Answer a question extractively, or decline when the knowledge base does not cover it."""
+    def ask(self, question: str, mode: Literal["auto", "extractive"] = "auto") -> Answer:
+        """Answer a question, or decline when the knowledge base does not cover it.
+
+        With an LLM configured (and mode "auto") the answer is generated from the evidence and
+        verified; otherwise, or when generation fails or too little survives, it is extractive.
+        The LLM is never called when retrieval found no evidence.
+        """
         q = self.normalise(question)
         if not key_terms(to_simplified(q)):
             raise InvalidQuestion(prompts.load("question_vague"))
         evidence = self.retrieve(q)
         if not evidence.covered:
             return self.not_covered(q)
-        return self.extractive(evidence)
+        extractive = self.extractive(evidence)
+        if self.generator is None or mode == "extractive":
+            return extractive
+        return self.generated(evidence, extractive)
 
     def not_covered(self, question: str) -> Answer:
         """The polite refusal for a question the knowledge base does not cover."""
@@ -149,6 +189,13 @@ class QAService:
         """Find and rank candidate sentences for a (normalised) question."""
         query = to_simplified(question)
         hits = self.index.search(query, k=8)
+        if self.reranker is not None and hits:
+            scores = self.reranker.scores(
+                query, [f"{h.chunk.context}\n{h.chunk.text}" for h in hits]
+            )
+            for hit, score in zip(hits, scores, strict=True):
+                hit.rerank = score
+            hits.sort(key=lambda h: -(h.rerank or 0.0))
         terms = self._weighted_terms(query)
         candidates: list[Candidate] = []
         for hit in hits:
@@ -158,7 +205,7 @@ class QAService:
             sentences = [
                 s
                 for s in split_sentences(chunk.text, base=chunk.start)
-                if len(re.sub(r"\W", "", s.text)) >= 6
+                if len(re.sub(r"\W", "", s.text)) >= 6 and not looks_like_instruction(s.text)
             ]
             for i, s in enumerate(sentences):
                 candidates.append(
@@ -234,6 +281,79 @@ class QAService:
         answer = "".join(f"{c.quote}[{c.n}]" for c in citations)
         return Answer(evidence.question, bool(citations), answer, citations)
 
+    # ------------------------------------------------------------------ LLM answers
+    def llm_sources(self, evidence: Evidence) -> list[tuple[Source, Hit]]:
+        """The distinct relevant chunks behind the best candidates, numbered from 1."""
+        from bot.llm import Source
+
+        out: list[tuple[Source, Hit]] = []
+        for c in evidence.candidates:
+            chunk = c.hit.chunk
+            if any(hit.chunk.id == chunk.id for _, hit in out):
+                continue
+            if c.context_cov < self.settings.min_coverage:
+                continue
+            kept = [
+                s.text for s in split_sentences(chunk.text) if not looks_like_instruction(s.text)
+            ]
+            text = "\n".join(x for x in (chunk.context, "".join(kept)) if x)
+            out.append((Source(len(out) + 1, chunk.title, chunk.section, text), c.hit))
+            if len(out) >= _LLM_SOURCES:
+                break
+        return out
+
+    def generated(self, evidence: Evidence, extractive: Answer) -> Answer:
+        """A generated answer that survived verification, else the extractive one."""
+        assert self.generator is not None
+        numbered = self.llm_sources(evidence)
+        sources = [src for src, _ in numbered]
+        try:
+            text = self.generator.generate(evidence.question, sources)
+        except TimeoutError:
+            extractive.removed = [{"reason": "llm_timeout", "text": ""}]
+            return extractive
+        except Exception as exc:  # provider errors, rate limits, bad responses: never to the user
+            log.warning("LLM call failed: %s", exc)
+            extractive.removed = [{"reason": "llm_error", "text": type(exc).__name__}]
+            return extractive
+        checked = verify(text, {s.n: f"{s.title}\n{s.text}" for s in sources})
+        if checked.declined:
+            answer = self.not_covered(evidence.question)
+            answer.mode, answer.removed = "llm", [{"reason": "llm_declined", "text": text[:200]}]
+            return answer
+        if not checked.sentences or checked.kept_chars < _LLM_MIN_KEPT * checked.total_chars:
+            extractive.removed = [*checked.removed, {"reason": "too_little_verified", "text": ""}]
+            return extractive
+        renumber: dict[int, int] = {}
+        parts = []
+        for sentence, cited in checked.sentences:
+            marks = "".join(f"[{renumber.setdefault(n, len(renumber) + 1)}]" for n in cited)
+            body = sentence.rstrip("。！？；!?;")
+            parts.append(body + marks + sentence[len(body) :])  # "……饮酒[1]。"
+        hits = {src.n: hit for src, hit in numbered}
+        citations = []
+        for old, new in renumber.items():
+            claims = "".join(t for t, cited in checked.sentences if old in cited)
+            citations.append(self._best_quote(new, hits[old], claims))
+        return Answer(evidence.question, True, "".join(parts), citations, "llm", checked.removed)
+
+    def _best_quote(self, n: int, hit: Hit, claims: str) -> Citation:
+        """The source sentence of a chunk that best supports the generated claims citing it."""
+        chunk = hit.chunk
+        want = char_shingles(claims, 2)
+        best = max(
+            (
+                s
+                for s in split_sentences(chunk.text, base=chunk.start)
+                if not looks_like_instruction(s.text)
+            ),
+            key=lambda s: overlap(char_shingles(s.text, 2), want),
+        )
+        cand = Candidate(hit, best.start, best.end, best.text, 0.0, 0.0)
+        cite = self.citation(n, cand)
+        cite.score = round(hit.score, 4)
+        return cite
+
     @staticmethod
     def citation(n: int, c: Candidate) -> Citation:
         """A numbered citation for a candidate sentence."""
@@ -268,6 +388,7 @@ def _coverage(terms: list[tuple[str, float, list[str]]], text: str) -> float:
 
 
 def _rank_score(c: Candidate) -> float:
-    """Sentence evidence first, its chunk's context and dense similarity as tie-breakers."""
-    dense = max(0.0, (c.hit.dense - 0.8) / 0.15)
+    """Sentence evidence first, its chunk's context and dense similarity (or the reranker's
+    relevance, when one is configured) as tie-breakers."""
+    dense = c.hit.rerank if c.hit.rerank is not None else max(0.0, (c.hit.dense - 0.8) / 0.15)
     return c.sentence_cov + 0.5 * c.context_cov + 0.5 * dense - (_PAIR_PENALTY if c.pair else 0.0)

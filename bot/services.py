@@ -38,6 +38,8 @@ class Services:
         """Release databases and clients."""
         if self.db is not None:
             self.db.close()
+        if self.qa.generator is not None:
+            self.qa.generator.close()
         self.index.close()
 
 
@@ -90,7 +92,17 @@ def build_services(
     settings = settings or load_settings()
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     index = build_index(settings)
-    services = Services(settings=settings, index=index, qa=QAService(index, settings.answer))
+    generator = reranker = None
+    if settings.llm.llm_model:
+        from bot.llm import LLMGenerator
+
+        generator = LLMGenerator(settings.llm)
+    if settings.llm.reranker:
+        from bot.rerank import Reranker
+
+        reranker = Reranker(settings.llm.reranker)
+    qa = QAService(index, settings.answer, generator, reranker)
+    services = Services(settings=settings, index=index, qa=qa)
     if reports:
         try:
             db, service, notifier, commands, answers = build_reports(settings, clock)

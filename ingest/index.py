@@ -80,6 +80,7 @@ class Hit:
     score: float
     dense: float
     lexical: float
+    rerank: float | None = None  # cross-encoder relevance (0..1) when a reranker is configured
 
 
 @dataclass(frozen=True)

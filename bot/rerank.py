@@ -1,0 +1,39 @@
+"""Optional cross-encoder reranking of retrieved passages (RERANKER=<name or path>)."""
+
+from __future__ import annotations
+
+import math
+import os
+from collections.abc import Sequence
+
+
+class RerankerUnavailable(RuntimeError):
+    """The configured reranker cannot be loaded; the message (Chinese) says how to fix it."""
+
+
+class Reranker:
+    """A sentence-transformers CrossEncoder scoring (question, passage) pairs."""
+
+    def __init__(self, model: str) -> None:
+        os.environ.setdefault("HF_HUB_OFFLINE", "1")
+        try:
+            from sentence_transformers import CrossEncoder
+        except ImportError as exc:
+            raise RerankerUnavailable(
+                "重排序需要 sentence-transformers：先 pip install torch==2.13.0，再 pip install 'kaowu[st]'；"
+                "或清空 RERANKER。"
+            ) from exc
+        try:
+            self._model = CrossEncoder(model, device="cpu")
+        except Exception as exc:  # several error types for a missing or broken model
+            raise RerankerUnavailable(
+                f"找不到重排序模型 {model!r}：请填写本机上的模型目录或本机缓存中的模型名（不会联网下载）。"
+            ) from exc
+        self.name = model
+
+    def scores(self, query: str, passages: Sequence[str]) -> list[float]:
+        """Relevance of each passage to the query, squashed to 0..1."""
+        if not passages:
+            return []
+        raw = self._model.predict([(query, p) for p in passages], show_progress_bar=False)
+        return [1.0 / (1.0 + math.exp(-float(x))) for x in raw]
