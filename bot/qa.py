@@ -127,6 +127,7 @@ class Evidence:
     question: str
     candidates: list[Candidate]
     covered: bool
+    hits: list[Hit] = field(default_factory=list)  # retrieved passages, in ranked order
 
 
 class QAService:
@@ -232,7 +233,7 @@ class QAService:
             c.score = _rank_score(c)
         candidates.sort(key=lambda c: -c.score)
         covered = bool(candidates) and self._covers(candidates[0])
-        return Evidence(question, candidates, covered)
+        return Evidence(question, candidates, covered, hits)
 
     def _covers(self, best: Candidate) -> bool:
         floor = self.settings.min_dense

@@ -31,9 +31,23 @@ class Reranker:
             ) from exc
         self.name = model
 
-    def scores(self, query: str, passages: Sequence[str]) -> list[float]:
-        """Relevance of each passage to the query, squashed to 0..1."""
+    def raw_scores(self, query: str, passages: Sequence[str]) -> list[float]:
+        """The model's own score of each (query, passage) pair."""
         if not passages:
             return []
         raw = self._model.predict([(query, p) for p in passages], show_progress_bar=False)
-        return [1.0 / (1.0 + math.exp(-float(x))) for x in raw]
+        return [float(x) for x in raw]
+
+    def scores(self, query: str, passages: Sequence[str]) -> list[float]:
+        """Relevance of each passage relative to the others, 0..1 (best = 1).
+
+        Normalised per query, so it reads the same whether or not the model applies its own
+        activation to its logits.
+        """
+        raw = self.raw_scores(query, passages)
+        if not raw:
+            return []
+        lo, hi = min(raw), max(raw)
+        if math.isclose(lo, hi):
+            return [0.5] * len(raw)
+        return [(x - lo) / (hi - lo) for x in raw]
