@@ -285,6 +285,30 @@ def cmd_reports(args: argparse.Namespace) -> int:
         services.close()
 
 
+def cmd_feedback(args: argparse.Namespace) -> int:
+    """kaowu feedback [--negative] [--json]: answers that received 👍/👎, for review."""
+    services = _services(reports=True)
+    assert services.answers is not None
+    try:
+        rows = services.answers.recent(limit=args.limit, only_negative=args.negative)
+    finally:
+        services.close()
+    if args.json:
+        print(json.dumps([{**r.__dict__, "created_at": r.created_at.isoformat()} for r in rows],
+                         ensure_ascii=False))  # fmt: skip
+        return 0
+    if not rows:
+        print("还没有收到反馈。")
+    for r in rows:
+        print(
+            f"#{r.id} 👍{r.up} 👎{r.down}  {r.created_at:%Y-%m-%d %H:%M}  [{r.mode}] 问：{r.question}"
+        )
+        print(f"    答：{r.answer[:200]}")
+        for c in r.citations:
+            print(f"    [{c['n']}] {c['title']} · {c['section']}：{c['quote'][:80]}")
+    return 0
+
+
 def cmd_run(args: argparse.Namespace) -> int:
     """kaowu run [--webhook]: the Telegram bot."""
     from bot.services import build_services, ensure_knowledge
@@ -368,6 +392,12 @@ def build_parser() -> argparse.ArgumentParser:
     ex.add_argument("-o", "--output", help="输出文件")
     rep_sub.add_parser("tick", help="发送到点的提醒和截止汇总（不运行机器人时可由 cron 调用）")
     s.set_defaults(func=cmd_reports)
+
+    s = sub.add_parser("feedback", help="查看收到 👍/👎 的回答（供复核）")
+    s.add_argument("--negative", action="store_true", help="只看收到 👎 的")
+    s.add_argument("--limit", type=int, default=50)
+    s.add_argument("--json", action="store_true")
+    s.set_defaults(func=cmd_feedback)
 
     s = sub.add_parser("run", help="启动 Telegram 机器人（默认长轮询）")
     s.add_argument("--webhook", action="store_true", help="以 webhook 方式运行")

@@ -92,6 +92,18 @@ async def test_feedback_and_source_buttons(env: BotEnv) -> None:
     assert env.services.answers is not None
     (logged,) = env.services.answers.recent(only_negative=True)
     assert logged.question == QUESTION and logged.down == 1 and logged.citations[0]["quote"]
+    # and a reviewer sees it from the command line
+    import json
+    import os
+    import subprocess
+    import sys
+
+    run_env = {**os.environ, "KAOWU_DATA_DIR": str(env.settings.data_dir),
+               "PYTHONPATH": str(Path(__file__).resolve().parents[2])}  # fmt: skip
+    out = subprocess.run([sys.executable, "-m", "bot.cli", "feedback", "--negative", "--json"],
+                         env=run_env, capture_output=True, text=True, timeout=120)  # fmt: skip
+    (row,) = json.loads(out.stdout)
+    assert row["question"] == QUESTION and row["down"] == 1 and row["citations"]
 
 
 async def test_bind_zero_status(env: BotEnv) -> None:
