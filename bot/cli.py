@@ -37,9 +37,12 @@ def _print_ingest(report: Any, stream: Any = None) -> None:
 
 
 def _ensure(services: Services) -> None:
-    from bot.services import ensure_knowledge, knowledge_dir
+    from bot.services import ensure_knowledge, index_warning, knowledge_dir
 
     if services.index.documents():
+        warning = index_warning(services)
+        if warning:
+            print(warning, file=sys.stderr)
         return
     print(prompts.render("first_run", path=knowledge_dir(services.settings)), file=sys.stderr)
     report = ensure_knowledge(services)
@@ -167,6 +170,7 @@ def cmd_eval(args: argparse.Namespace) -> int:
         if not services.index.documents():
             print(prompts.load("index_empty"), file=sys.stderr)
             return 1
+        _ensure(services)  # prints the warning if the index was built with another embedder
         qa = services.qa
         reports = {"extractive": evaluate(lambda q: qa.ask(q, mode="extractive"), questions)}
         if qa.generator is not None and args.mode != "extractive":
@@ -311,7 +315,7 @@ def cmd_feedback(args: argparse.Namespace) -> int:
 
 def cmd_run(args: argparse.Namespace) -> int:
     """kaowu run [--webhook]: the Telegram bot."""
-    from bot.services import build_services, ensure_knowledge
+    from bot.services import build_services, ensure_knowledge, index_warning
     from bot.settings import load_settings
 
     settings = load_settings()
@@ -335,6 +339,9 @@ def cmd_run(args: argparse.Namespace) -> int:
 
     def factory() -> Services:
         services = build_services(settings, reports=True)
+        warning = index_warning(services)
+        if warning:
+            print(warning, file=sys.stderr)
         if not services.index.documents():
             print(prompts.render("first_run", path=settings.index.knowledge_dir or "knowledge"),
                   file=sys.stderr)  # fmt: skip

@@ -115,6 +115,16 @@ def build_services(
     return services
 
 
+def index_warning(services: Services) -> str | None:
+    """A line for the operator when the index needs attention (built with another embedder)."""
+    import prompts
+
+    built = services.index.built_with_other_embedder()
+    if built is None:
+        return None
+    return prompts.render("embedder_changed", old=built, new=services.settings.index.embeddings)
+
+
 def ensure_knowledge(services: Services, progress: bool | None = None) -> IngestReport | None:
     """On first run (empty index), ingest the sample handbook so kaowu can answer at once."""
     if services.index.documents():

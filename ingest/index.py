@@ -205,21 +205,6 @@ class KnowledgeIndex:
         i = snap.by_id.get(chunk_id)
         return None if i is None else snap.records[i]
 
-    def neighbours(self, chunk_id: str) -> tuple[ChunkRecord | None, ChunkRecord | None]:
-        """The chunks just before and after one chunk in its document."""
-        snap = self._current()
-        i = snap.by_id.get(chunk_id)
-        if i is None:
-            return None, None
-        rec = snap.records[i]
-        prev = snap.records[i - 1] if i > 0 and snap.records[i - 1].path == rec.path else None
-        nxt = (
-            snap.records[i + 1]
-            if i + 1 < len(snap.records) and snap.records[i + 1].path == rec.path
-            else None
-        )
-        return prev, nxt
-
     @property
     def size(self) -> int:
         """Number of live chunks."""
@@ -319,9 +304,16 @@ class KnowledgeIndex:
             self.collection.delete(ids=orphans[i : i + 500])
         return len(orphans)
 
-    def embedder_name(self) -> str | None:
-        """Name of the embedder the catalog was built with."""
-        return self._meta("embedder")
+    def built_with_other_embedder(self) -> str | None:
+        """The embedder the stored vectors came from, if it is not the configured one.
+
+        Vectors from another model cannot be searched with this one; until a re-ingest, only
+        keyword search finds anything.
+        """
+        built = self._meta("embedder")
+        if built is None or not self.documents() or built == self.embedder.name:
+            return None
+        return built
 
 
 class IndexWriter:

