@@ -438,6 +438,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         return int(args.func(args))
     except KeyboardInterrupt:
         return 130
+    except BrokenPipeError:  # `kaowu eval … | head`: the reader left, nothing to report
+        sys.stderr.close()
+        return 0
     except Exception as exc:  # last resort: a readable line instead of a traceback
         from sqlalchemy.exc import OperationalError
 

@@ -1,9 +1,11 @@
-"""Question answering over the knowledge index: extractive answers with exact citations.
+"""Question answering over the knowledge index: answers with exact citations.
 
-The answer is built only from source sentences. Each candidate sentence is scored by how much
-of the question's weighted key terms it (and its headings) contain, and by the dense similarity
-of its chunk. When the best evidence does not cover the question's key terms, kaowu says the
-knowledge base does not cover it instead of quoting the nearest passage.
+Each candidate sentence is scored by how much of the question's idf-weighted key terms it
+contains (and its document title and headings), and by its chunk's dense similarity. When the
+best evidence does not cover the question's key terms, kaowu says the knowledge base does not
+cover it instead of quoting the nearest passage. The answer is made of source sentences
+(extractive), or, with an LLM configured, generated from the same evidence and kept only as far
+as `bot.verify` can back it with the sources.
 """
 
 from __future__ import annotations
@@ -201,7 +203,7 @@ class QAService:
         candidates: list[Candidate] = []
         for hit in hits:
             chunk = hit.chunk
-            context = f"{chunk.context}\n{chunk.text}"
+            context = f"{chunk.title}\n{chunk.context}\n{chunk.text}"
             context_cov = _coverage(terms, context)
             sentences = [
                 s
