@@ -65,9 +65,8 @@ class Core:
         self.register("help", self.cmd_help, "查看可用命令")
         self.register("start", self.cmd_help, "", role="hidden")
         self.register("cancel", self.cmd_cancel, "放弃正在填写的报告")
-        reports = services.extras.get("report_commands")
-        if reports is not None:
-            reports.install(self)
+        if services.report_commands is not None:
+            services.report_commands.install(self)
 
     def register(self, name: str, handler: Handler, description: str, role: str = "all") -> None:
         """Add a slash command; `role` decides who sees it in /help."""

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from bot.qa import QAService
 from bot.settings import Settings, load_settings
@@ -32,7 +32,7 @@ class Services:
     reports: ReportService | None = None
     notifier: Notifier | None = None
     answers: AnswerLogService | None = None
-    extras: dict[str, Any] = field(default_factory=dict)
+    report_commands: ReportCommands | None = None
 
     def close(self) -> None:
         """Release databases and clients."""
@@ -66,7 +66,9 @@ def build_index(settings: Settings) -> KnowledgeIndex:
     )
 
 
-def build_reports(settings: Settings, clock: Clock | None = None) -> tuple[Any, ...]:
+def build_reports(
+    settings: Settings, clock: Clock | None = None
+) -> tuple[Database, ReportService, Notifier, ReportCommands, AnswerLogService]:
     """Database (migrated), schedule, report service, notifier, chat commands, answer log."""
     from bot.feedback import AnswerLogService
     from bot.reports.commands import ReportCommands
@@ -81,7 +83,7 @@ def build_reports(settings: Settings, clock: Clock | None = None) -> tuple[Any, 
     migrate(db.engine)
     service = ReportService(db, schedule, clock or SystemClock())
     notifier = Notifier(service, r.coordinator_chat_id, r.coordinator_ids)
-    commands: ReportCommands = ReportCommands(service, notifier, r.coordinator_ids)
+    commands = ReportCommands(service, notifier, r.coordinator_ids)
     return db, service, notifier, commands, AnswerLogService(db, service.clock)
 
 
@@ -111,7 +113,7 @@ def build_services(
             raise
         services.db, services.reports, services.notifier = db, service, notifier
         services.answers = answers
-        services.extras["report_commands"] = commands
+        services.report_commands = commands
     return services
 
 
