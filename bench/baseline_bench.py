@@ -12,7 +12,7 @@ from pathlib import Path
 
 import numpy as np
 
-from bench.common import shared_dir
+from bench.common import run_main, shared_dir
 from bot.evaluate import evaluate, read_questions
 from bot.qa import Answer, Citation, QAService
 from bot.settings import AnswerSettings
@@ -85,4 +85,4 @@ def main() -> dict[str, float]:
 
 
 if __name__ == "__main__":
-    main()
+    run_main(main)

@@ -14,7 +14,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from bench.common import REPO, median, shared_dir
+from bench.common import REPO, median, run_main, shared_dir
 
 
 def _run(args: list[str], data: Path) -> tuple[float, float, str]:
@@ -23,16 +23,17 @@ def _run(args: list[str], data: Path) -> tuple[float, float, str]:
     cmd = [
         sys.executable,
         "-c",
-        "import resource, sys; from bot.cli import main; rc = main(sys.argv[1:]); "
-        "print('RSS', resource.getrusage(resource.RUSAGE_SELF).ru_maxrss, file=sys.stderr); "
-        "sys.exit(rc)",
+        "import sys; from bot.cli import main; from bench.common import peak_rss_mb; "
+        "rc = main(sys.argv[1:]); print('RSS', peak_rss_mb(), file=sys.stderr); sys.exit(rc)",
         *args,
     ]
     t = time.perf_counter()
     out = subprocess.run(cmd, env=env, capture_output=True, text=True, check=True)
     wall = time.perf_counter() - t
-    rss = next(int(line.split()[1]) for line in out.stderr.splitlines() if line.startswith("RSS "))
-    return wall, rss / 1024, out.stdout
+    rss = next(
+        float(line.split()[1]) for line in out.stderr.splitlines() if line.startswith("RSS ")
+    )
+    return wall, rss, out.stdout
 
 
 def main() -> dict[str, float]:
@@ -62,4 +63,4 @@ def main() -> dict[str, float]:
 
 
 if __name__ == "__main__":
-    main()
+    run_main(main)

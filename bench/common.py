@@ -36,3 +36,30 @@ def ms(seconds: float) -> str:
 def median(values: list[float]) -> float:
     """Median of a non-empty list."""
     return float(statistics.median(values))
+
+
+def peak_rss_mb() -> float:
+    """This process's peak resident memory in MB.
+
+    VmHWM belongs to the current address space, so unlike ru_maxrss it does not carry over the
+    parent's peak into a freshly exec'd child on Linux.
+    """
+    try:
+        with open("/proc/self/status", encoding="ascii") as f:
+            for line in f:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1]) / 1024
+    except OSError:
+        pass
+    import resource
+
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def run_main(main: object) -> None:
+    """Run a benchmark's main(); with a path argument, also write its figures there as JSON."""
+    import json
+
+    results = main()  # type: ignore[operator]
+    if len(sys.argv) > 1:
+        Path(sys.argv[1]).write_text(json.dumps(results, ensure_ascii=False, indent=2))

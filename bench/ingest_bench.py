@@ -12,7 +12,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from bench.common import REPO, shared_dir
+from bench.common import REPO, run_main, shared_dir
 from ingest.embeddings import build_embedder
 from ingest.index import KnowledgeIndex, embed_text
 from ingest.pipeline import discover, fingerprint, ingest, prepare
@@ -55,4 +55,4 @@ def main() -> dict[str, float]:
 
 
 if __name__ == "__main__":
-    main()
+    run_main(main)

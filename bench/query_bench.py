@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import json
 import random
-import resource
 import tempfile
 import time
 from collections.abc import Sequence
@@ -20,7 +19,7 @@ from pathlib import Path
 
 import numpy as np
 
-from bench.common import median, ms, percentile, shared_dir
+from bench.common import median, ms, peak_rss_mb, percentile, run_main, shared_dir
 from bot.qa import QAService
 from bot.settings import AnswerSettings
 from ingest.clean import clean_text
@@ -123,7 +122,7 @@ def main(target_chunks: int = 10_000) -> dict[str, float]:
         index.close()
     f50 = median(floor)
     p50, p95 = percentile(answer, 50), percentile(answer, 95)
-    rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    rss = peak_rss_mb()
     print(f"== query latency at {report.chunks} chunks ({len(answer)} answers)")
     print(f"index build {build_s:.1f} s; catalog + BM25 load of {live} chunks {ms(open_s)}")
     print(f"single query embedding (floor)  p50 {ms(f50)}")
@@ -144,4 +143,4 @@ def main(target_chunks: int = 10_000) -> dict[str, float]:
 
 
 if __name__ == "__main__":
-    main()
+    run_main(main)

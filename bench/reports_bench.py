@@ -16,7 +16,7 @@ import uuid
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-from bench.common import ms, percentile
+from bench.common import ms, percentile, run_main
 from bot.core import Core
 from bot.messages import Message
 from bot.services import build_services
@@ -136,4 +136,4 @@ def main() -> dict[str, float]:
 
 
 if __name__ == "__main__":
-    main()
+    run_main(main)

@@ -326,6 +326,11 @@ class TelegramBot:
             in_dialogue = self.core.in_dialogue(self._message(update, ""))
         failure: Exception | None = None
         for r in replies:
+            if r.chat_id is not None and update is not None and context.job_queue is not None:
+                # Escalations and nudges for other chats go out as jobs: at once, but never
+                # held up by (or lost with) the reply to the person who triggered them.
+                context.job_queue.run_once(self._deliver, 0, data=r, name=f"deliver:{r.chat_id}")
+                continue
             target = r.chat_id if r.chat_id is not None else (chat.id if chat else None)
             if target is None:
                 continue
@@ -409,6 +414,11 @@ class TelegramBot:
 
     async def _replan(self, context: ContextTypes.DEFAULT_TYPE) -> None:
         self.plan_notices(context.application)
+
+    async def _deliver(self, context: ContextTypes.DEFAULT_TYPE) -> None:
+        """A job: send one reply addressed to another chat (escalation, reminder)."""
+        assert context.job is not None and isinstance(context.job.data, Reply)
+        await self.send(context, [context.job.data])
 
     async def _run_notice(self, context: ContextTypes.DEFAULT_TYPE) -> None:
         assert self.services is not None and self.services.notifier is not None

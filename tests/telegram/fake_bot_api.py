@@ -70,7 +70,7 @@ class FakeBotAPI:
         self.calls: list[Call] = []
         self.updates: list[dict[str, Any]] = []
         self.members: dict[tuple[int, int], str] = {}  # (chat, user) -> status
-        self._failures: list[tuple[str, int, int | None, int]] = []
+        self._failures: list[tuple[str, int, int | None, int, int | None]] = []
         self._update_ids = itertools.count(1)
         self._message_ids = itertools.count(1)
         self._new = asyncio.Event()
@@ -176,10 +176,10 @@ class FakeBotAPI:
     async def _dispatch(self, request: web.Request) -> web.Response:
         method = request.match_info["method"]
         params, files = await self._params(request)
-        for i, (name, status, retry_after, times) in enumerate(self._failures):
-            if name == method:
+        for i, (name, status, retry_after, times, only) in enumerate(self._failures):
+            if name == method and (only is None or int(params.get("chat_id", 0)) == only):
                 self.calls.append(Call(f"{method}!{status}", params, files))
-                self._failures[i] = (name, status, retry_after, times - 1)
+                self._failures[i] = (name, status, retry_after, times - 1, only)
                 if times - 1 <= 0:
                     del self._failures[i]
                 body: dict[str, Any] = {"ok": False, "error_code": status,

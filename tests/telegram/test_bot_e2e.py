@@ -158,6 +158,17 @@ async def test_serious_incident_reaches_coordinator_chat(env: BotEnv) -> None:
     assert any("已同时报送招生办" in t for t in texts(env, CHIEF))
 
 
+async def test_escalation_arrives_even_if_the_reporters_reply_fails(env: BotEnv) -> None:
+    env.api.say(CHIEF, CHIEF, "/bind 001 AAA111")
+    await env.api.wait_for(lambda c: env.api.sent("sendMessage", CHIEF))
+    env.api.fail("sendMessage", 500, times=3, chat_id=CHIEF)
+    env.api.say(CHIEF, CHIEF, "/incident 特别重大 保密室试卷袋封条破损")
+    await env.api.wait_for(lambda c: env.api.sent("sendMessage", COORD_CHAT))
+    assert "【特别重大事件】" in texts(env, COORD_CHAT)[0]
+    assert env.services.reports is not None
+    assert len(env.services.reports.incidents(env.services.reports.today())) == 1
+
+
 async def test_unauthorised_user_and_chat_refused(env: BotEnv) -> None:
     env.api.say(OUTSIDER, OUTSIDER, QUESTION)
     env.api.say(OUTSIDER, OUTSIDER, "/zero")
