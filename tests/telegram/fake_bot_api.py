@@ -96,10 +96,15 @@ class FakeBotAPI:
 
     # ------------------------------------------------------------------ test controls
     def fail(
-        self, method: str, status: int, retry_after: int | None = None, times: int = 1
+        self,
+        method: str,
+        status: int,
+        retry_after: int | None = None,
+        times: int = 1,
+        chat_id: int | None = None,
     ) -> None:
-        """Make the next `times` calls of `method` fail with `status`."""
-        self._failures.append((method, status, retry_after, times))
+        """Make the next `times` calls of `method` (to `chat_id`, if given) fail with `status`."""
+        self._failures.append((method, status, retry_after, times, chat_id))
 
     def push(self, update: dict[str, Any]) -> int:
         """Queue an update for getUpdates; returns its update_id."""
