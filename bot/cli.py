@@ -348,7 +348,13 @@ def cmd_run(args: argparse.Namespace) -> int:
             ensure_knowledge(services, progress=False)
         return services
 
-    run(factory, tg.telegram_bot_token, tg.telegram_base_url, webhook)
+    from telegram.error import InvalidToken
+
+    try:
+        run(factory, tg.telegram_bot_token, tg.telegram_base_url, webhook)
+    except InvalidToken:
+        print(prompts.load("bad_token"), file=sys.stderr)
+        return 1
     return 0
 
 
@@ -428,13 +434,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         level=logging.INFO if args.verbose else logging.WARNING,
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
-    if args.command is None:
-        # The bot when a token is configured, otherwise the console.
-        from bot.settings import TelegramSettings
-
-        token = TelegramSettings().telegram_bot_token
-        args = parser.parse_args(["run"] if token else ["chat"])
     try:
+        if args.command is None:
+            # The bot when a token is configured, otherwise the console.
+            from bot.settings import TelegramSettings
+
+            token = TelegramSettings().telegram_bot_token
+            args = parser.parse_args(["run"] if token else ["chat"])
         return int(args.func(args))
     except KeyboardInterrupt:
         return 130
@@ -442,22 +448,42 @@ def main(argv: Sequence[str] | None = None) -> int:
         sys.stderr.close()
         return 0
     except Exception as exc:  # last resort: a readable line instead of a traceback
-        from sqlalchemy.exc import OperationalError
+        message = _explain(exc)
+        if message is None:
+            raise
+        print(message, file=sys.stderr)
+        return 1
 
-        from bot.llm import LLMUnavailable
-        from bot.reports.schedule import ScheduleError
-        from bot.rerank import RerankerUnavailable
-        from ingest.embeddings import EmbedderUnavailable
 
-        if isinstance(
-            exc, EmbedderUnavailable | ScheduleError | LLMUnavailable | RerankerUnavailable
-        ):
-            print(str(exc), file=sys.stderr)
-            return 1
-        if isinstance(exc, OperationalError):
-            print(f"无法连接数据库，请检查 DATABASE_URL：{exc.orig}", file=sys.stderr)
-            return 1
-        raise
+def _explain(exc: Exception) -> str | None:
+    """A Chinese explanation of an error the user can fix (configuration, services), if any."""
+    from pydantic import ValidationError
+    from sqlalchemy.exc import OperationalError
+
+    from bot.llm import LLMUnavailable
+    from bot.reports.schedule import ScheduleError
+    from bot.rerank import RerankerUnavailable
+    from ingest.embeddings import EmbedderUnavailable
+    from ingest.index import IndexUnavailable
+
+    if isinstance(exc, ValidationError):
+        lines = ["配置有误（.env 或环境变量），请参照 .env.example 修改："]
+        for err in exc.errors():
+            name = ".".join(str(x) for x in err["loc"]).upper()
+            lines.append(f"  {name}={err.get('input')!r}：{err['msg']}")
+        return "\n".join(lines)
+    known = (
+        EmbedderUnavailable,
+        ScheduleError,
+        LLMUnavailable,
+        RerankerUnavailable,
+        IndexUnavailable,
+    )
+    if isinstance(exc, known):
+        return str(exc)
+    if isinstance(exc, OperationalError):
+        return f"无法连接数据库，请检查 DATABASE_URL：{exc.orig}"
+    return None
 
 
 if __name__ == "__main__":

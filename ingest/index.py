@@ -57,6 +57,10 @@ CREATE INDEX IF NOT EXISTS chunks_path ON chunks(path);
 """
 
 
+class IndexUnavailable(RuntimeError):
+    """The vector store cannot be reached; the message (Chinese) says what to check."""
+
+
 @dataclass(frozen=True)
 class ChunkRecord:
     """A stored chunk with everything a citation needs."""
@@ -163,9 +167,15 @@ class KnowledgeIndex:
 
             settings = ChromaSettings(anonymized_telemetry=False)
             if self._chroma_host:
-                client = chromadb.HttpClient(
-                    host=self._chroma_host, port=self._chroma_port, settings=settings
-                )
+                try:
+                    client = chromadb.HttpClient(
+                        host=self._chroma_host, port=self._chroma_port, settings=settings
+                    )
+                except Exception as exc:  # the client raises ValueError/ConnectionError variants
+                    raise IndexUnavailable(
+                        f"无法连接 Chroma 服务器 {self._chroma_host}:{self._chroma_port}。"
+                        "请确认服务已启动，或清空 CHROMA_HOST 改用本地目录。"
+                    ) from exc
             else:
                 client = chromadb.PersistentClient(
                     path=str(self.root / "chroma"), settings=settings

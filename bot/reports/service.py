@@ -95,6 +95,7 @@ class DayStatus:
     late: list[SiteInfo] = field(default_factory=list)
     missing: list[SiteInfo] = field(default_factory=list)
     incidents: Counter[str] = field(default_factory=Counter)  # site code -> count
+    levels: Counter[str] = field(default_factory=Counter)  # incident level -> count
 
     def to_json(self) -> dict[str, Any]:
         """The `kaowu reports status --json` object."""
@@ -511,6 +512,7 @@ class ReportService:
                 st.reported.append(site)
         for inc in self.incidents(day):
             st.incidents[inc.site.code] += 1
+            st.levels[inc.level] += 1
         return st
 
     def summary(self, day: date) -> DaySummary:
@@ -524,11 +526,10 @@ class ReportService:
                 zero += 1
             for k in ("expected", "present", "absent", "violations"):
                 totals[k] += int(r.values[k] or 0)
-        levels = Counter(i.level for i in self.incidents(day))
         return DaySummary(day, len(st.reported) + len(st.late) + len(st.missing),
                           len(st.reported), len(st.late), len(st.missing), zero,
                           totals["expected"], totals["present"], totals["absent"],
-                          totals["violations"], levels)  # fmt: skip
+                          totals["violations"], st.levels)  # fmt: skip
 
     # ------------------------------------------------------------------ notices
     def mark_sent(self, kind: str, day: date, target: str) -> bool:

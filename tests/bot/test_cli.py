@@ -100,3 +100,15 @@ def test_first_run_ingests_the_sample_handbook(tmp_path: Path) -> None:
 def test_ingest_of_missing_path_fails(tmp_path: Path) -> None:
     out = kaowu(tmp_path / "d", "ingest", "-q", str(tmp_path / "nope"))
     assert out.returncode == 1 and "路径不存在" in out.stderr
+
+
+def test_bad_setting_and_unreachable_chroma_are_explained(tmp_path: Path) -> None:
+    env_file = tmp_path / ".env"
+    env_file.write_text("CHROMA_PORT=abc\n", encoding="utf-8")
+    out = kaowu(tmp_path / "d", "ask", "保密室每班几个人", cwd=tmp_path)
+    assert (
+        out.returncode == 1 and "CHROMA_PORT='abc'" in out.stderr and ".env.example" in out.stderr
+    )
+    env_file.write_text("CHROMA_HOST=127.0.0.1\nCHROMA_PORT=9\n", encoding="utf-8")
+    out = kaowu(tmp_path / "d", "ingest", "-q", str(REPO / "knowledge"), cwd=tmp_path)
+    assert out.returncode == 1 and "无法连接 Chroma 服务器 127.0.0.1:9" in out.stderr

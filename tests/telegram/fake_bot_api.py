@@ -66,7 +66,8 @@ class Call:
 class FakeBotAPI:
     """The server; `base_url` is what TELEGRAM_BASE_URL should be set to."""
 
-    def __init__(self) -> None:
+    def __init__(self, token: str | None = None) -> None:
+        self.token = token  # when set, other tokens get 401 Unauthorized like the real API
         self.calls: list[Call] = []
         self.updates: list[dict[str, Any]] = []
         self.members: dict[tuple[int, int], str] = {}  # (chat, user) -> status
@@ -180,6 +181,10 @@ class FakeBotAPI:
 
     async def _dispatch(self, request: web.Request) -> web.Response:
         method = request.match_info["method"]
+        if self.token is not None and request.match_info["token"] != self.token:
+            return web.json_response(
+                {"ok": False, "error_code": 401, "description": "Unauthorized"}, status=401
+            )
         params, files = await self._params(request)
         for i, (name, status, retry_after, times, only) in enumerate(self._failures):
             if name == method and (only is None or int(params.get("chat_id", 0)) == only):

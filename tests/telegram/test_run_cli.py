@@ -108,3 +108,16 @@ async def test_without_a_token_the_message_says_what_to_do(
     assert proc.returncode == 1
     text = err.decode()
     assert "TELEGRAM_BOT_TOKEN" in text and "@BotFather" in text and "kaowu chat" in text
+
+
+async def test_invalid_token_is_explained(tmp_path: Path, handbook_data: Path) -> None:
+    api = FakeBotAPI(token=TOKEN)
+    await api.start()
+    try:
+        env = _env(tmp_path, handbook_data, TELEGRAM_BOT_TOKEN="999:WRONG",
+                   TELEGRAM_BASE_URL=api.base_url)  # fmt: skip
+        proc = await _kaowu(env, "run")
+        _out, err = await asyncio.wait_for(proc.communicate(), 60)
+    finally:
+        await api.stop()
+    assert proc.returncode == 1 and "TELEGRAM_BOT_TOKEN 无效" in err.decode()
