@@ -241,7 +241,7 @@ class TelegramBot:
             assert self.core is not None
             if name[1:].lower() not in self.core.commands:
                 return  # an unknown bare command in a group may be meant for another bot
-        if name.split("@")[0] in ("/ask",):
+        if name.split("@")[0] == "/ask":  # answering takes a moment
             await context.bot.send_chat_action(update.effective_chat.id, ChatAction.TYPING)
         replies = await self._handle(self._message(update, message.text))
         await self.send(context, replies, update)
