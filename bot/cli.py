@@ -119,6 +119,7 @@ def _ask_batch(services: Services, path: Path, as_json: bool) -> int:
     except OSError as exc:
         print(f"无法读取 {path}：{exc.strerror or exc}", file=sys.stderr)
         return 1
+    from bot.qa import InvalidQuestion
     from bot.render import answer_plain
 
     for n, line in enumerate(lines, 1):
@@ -132,13 +133,19 @@ def _ask_batch(services: Services, path: Path, as_json: bool) -> int:
             err = f"第 {n} 行不是含 question 字段的 JSON 对象"
             print(json.dumps({"id": None, "line": n, "error": err}, ensure_ascii=False))
             continue
-        result = _ask_json(services, str(row["question"]))
+        question = str(row["question"])
+        try:
+            answer = services.qa.ask(question)
+        except InvalidQuestion as exc:
+            result = {"question": question, "answered": False, "answer": str(exc),
+                      "citations": [], "error": str(exc)}  # fmt: skip
+            text = str(exc)
+        else:
+            result, text = answer.to_json(), answer_plain(answer)
         if as_json:
             print(json.dumps({"id": row.get("id"), **result}, ensure_ascii=False), flush=True)
         else:
-            print(f"# {row.get('id', n)} {row['question']}")
-            answer = services.qa.ask(str(row["question"])) if "error" not in result else None
-            print((answer_plain(answer) if answer else result["answer"]) + "\n", flush=True)
+            print(f"# {row.get('id', n)} {question}\n{text}\n", flush=True)
     return 0
 
 

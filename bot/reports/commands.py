@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import date, datetime
 from typing import TYPE_CHECKING
 
 import prompts
@@ -32,8 +32,8 @@ NO = {"取消", "否", "不", "no", "n", "算了"}
 SKIP = {"无", "没有", "跳过", "-", "略"}
 
 
-def _fmt_time(service: ReportService, at: object) -> str:
-    return at.astimezone(service.schedule.tz).strftime("%H:%M")  # type: ignore[attr-defined]
+def _fmt_time(service: ReportService, at: datetime) -> str:
+    return at.astimezone(service.schedule.tz).strftime("%H:%M")
 
 
 class ReportCommands:
