@@ -16,9 +16,9 @@ from bench.common import run_main, shared_dir
 from bot.evaluate import evaluate, read_questions
 from bot.qa import Answer, Citation, QAService
 from bot.settings import AnswerSettings
-from ingest.embeddings import build_embedder
-from ingest.index import KnowledgeIndex
 from ingest.pipeline import ingest
+from knowledge.embeddings import build_embedder
+from knowledge.index import KnowledgeIndex
 
 
 def main() -> dict[str, float]:

@@ -13,9 +13,9 @@ import time
 from pathlib import Path
 
 from bench.common import REPO, run_main, shared_dir
-from ingest.embeddings import build_embedder
-from ingest.index import KnowledgeIndex, embed_text
 from ingest.pipeline import discover, fingerprint, ingest, prepare
+from knowledge.embeddings import build_embedder
+from knowledge.index import KnowledgeIndex, embed_text
 
 
 def main() -> dict[str, float]:

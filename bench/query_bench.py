@@ -23,11 +23,11 @@ from bench.common import median, ms, peak_rss_mb, percentile, run_main, shared_d
 from bot.qa import QAService
 from bot.settings import AnswerSettings
 from ingest.clean import clean_text
-from ingest.embeddings import Embedder, build_embedder
-from ingest.index import KnowledgeIndex
 from ingest.loaders import load
 from ingest.pipeline import ingest
-from ingest.textutil import split_sentences
+from knowledge.embeddings import Embedder, build_embedder
+from knowledge.index import KnowledgeIndex
+from knowledge.textutil import split_sentences
 
 CN = "一二三四五六七八九十"
 

@@ -374,7 +374,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("-v", "--verbose", action="store_true", help="输出调试日志")
     sub = p.add_subparsers(dest="command")
 
-    s = sub.add_parser("ingest", help="导入文档到知识库（默认 knowledge/）")
+    s = sub.add_parser("ingest", help="导入文档到知识库（默认 knowledge/handbook/）")
     s.add_argument("paths", nargs="*", help="文件或目录")
     s.add_argument("-q", "--quiet", action="store_true", help="不显示进度条")
     s.set_defaults(func=cmd_ingest)
@@ -470,8 +470,8 @@ def _explain(exc: Exception) -> str | None:
     from bot.llm import LLMUnavailable
     from bot.reports.schedule import ScheduleError
     from bot.rerank import RerankerUnavailable
-    from ingest.embeddings import EmbedderUnavailable
-    from ingest.index import IndexUnavailable
+    from knowledge.embeddings import EmbedderUnavailable
+    from knowledge.index import IndexUnavailable
 
     if isinstance(exc, ValidationError):
         lines = ["配置有误（.env 或环境变量），请参照 .env.example 修改："]

@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from bot.qa import Answer, Citation
-from ingest.textutil import match_key
+from knowledge.textutil import match_key
 
 
 @dataclass

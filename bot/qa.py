@@ -19,9 +19,9 @@ import prompts
 from bot.settings import AnswerSettings
 from bot.verify import verify
 from ingest.clean import to_simplified
-from ingest.index import Hit, KnowledgeIndex
-from ingest.lexical import key_terms, subwords
-from ingest.textutil import char_shingles, overlap, split_sentences
+from knowledge.index import Hit, KnowledgeIndex
+from knowledge.lexical import key_terms, subwords
+from knowledge.textutil import char_shingles, overlap, split_sentences
 
 if TYPE_CHECKING:
     from bot.llm import LLMGenerator, Source

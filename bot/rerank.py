@@ -5,7 +5,7 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 
-from ingest.embeddings import EmbedderUnavailable, sentence_transformers
+from knowledge.embeddings import EmbedderUnavailable, sentence_transformers
 
 
 class RerankerUnavailable(RuntimeError):

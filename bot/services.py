@@ -8,9 +8,9 @@ from typing import TYPE_CHECKING
 
 from bot.qa import QAService
 from bot.settings import Settings, load_settings
-from ingest.embeddings import build_embedder
-from ingest.index import KnowledgeIndex
 from ingest.pipeline import IngestReport, ingest
+from knowledge.embeddings import build_embedder
+from knowledge.index import KnowledgeIndex
 
 if TYPE_CHECKING:
     from bot.feedback import AnswerLogService
@@ -47,9 +47,6 @@ def knowledge_dir(settings: Settings) -> Path:
     """The documents a bare `kaowu ingest` and the first run load."""
     if settings.index.knowledge_dir is not None:
         return settings.index.knowledge_dir
-    local = Path("knowledge")
-    if local.is_dir() and any(local.glob("*.md")):
-        return local
     import knowledge
 
     return knowledge.bundled_dir()

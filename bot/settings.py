@@ -59,7 +59,7 @@ class IndexSettings(BaseSettings):
         None,
         description=(
             "Documents ingested on first run and by a bare `kaowu ingest`; "
-            "default: ./knowledge, else the bundled sample handbook."
+            "default: the bundled sample handbook (knowledge/handbook)."
         ),
     )
     chunk_max_chars: int = Field(

@@ -12,7 +12,7 @@ import re
 from dataclasses import dataclass, field
 
 from ingest.chunk import cn_number
-from ingest.textutil import match_key
+from knowledge.textutil import match_key
 
 _CITE = re.compile(r"\[\s*(\d+(?:\s*[,，、]\s*\d+)*)\s*\]|【\s*(\d+)\s*】")
 _SENT = re.compile(r"(?<=[。！？!?；;\n])")

@@ -11,7 +11,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from ingest.textutil import split_sentences
+from knowledge.textutil import split_sentences
 
 _CN_DIGITS = {
     "零": 0,

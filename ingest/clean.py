@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Any
 
-from ingest.textutil import CJK, CJK_PUNCT, cjk_ratio
+from knowledge.textutil import CJK, CJK_PUNCT, cjk_ratio
 
 _TONES = "āáǎàēéěèīíǐìōóǒòūúǔùǖǘǚǜńňǹḿ"
 _PY = f"a-zü{_TONES}"

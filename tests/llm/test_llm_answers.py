@@ -15,8 +15,8 @@ from bot.llm import LLMGenerator
 from bot.qa import QAService
 from bot.settings import AnswerSettings, LLMSettings
 from bot.verify import figures, verify
-from ingest.index import KnowledgeIndex
 from ingest.pipeline import ingest
+from knowledge.index import KnowledgeIndex
 from tests.llm.fake_openai import Fail, FakeOpenAI, Slow
 
 pytestmark = pytest.mark.slow

@@ -29,7 +29,7 @@ OUTSIDER = 666
 @pytest.fixture(scope="session")
 def handbook_data(tmp_path_factory: pytest.TempPathFactory, embedder: Any) -> Path:
     """An index of the sample handbook, built once and copied into each test's data dir."""
-    from ingest.index import KnowledgeIndex
+    from knowledge.index import KnowledgeIndex
 
     data = tmp_path_factory.mktemp("handbook-data")
     index = KnowledgeIndex(data, lambda: embedder)

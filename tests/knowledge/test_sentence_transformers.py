@@ -10,9 +10,9 @@ from pathlib import Path
 
 import pytest
 
-from ingest.embeddings import EmbedderUnavailable, build_embedder
-from ingest.index import KnowledgeIndex
 from ingest.pipeline import ingest
+from knowledge.embeddings import EmbedderUnavailable, build_embedder
+from knowledge.index import KnowledgeIndex
 
 pytestmark = pytest.mark.slow
 REPO = Path(__file__).resolve().parents[2]

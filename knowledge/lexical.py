@@ -27,7 +27,7 @@ def _tokenizer() -> Any:
 
     jieba.setLogLevel(logging.WARNING)
     tk = jieba.Tokenizer()
-    with resources.as_file(resources.files("ingest") / "domain_words.txt") as path:
+    with resources.as_file(resources.files("knowledge") / "domain_words.txt") as path:
         tk.load_userdict(str(path))
     return tk
 
@@ -35,7 +35,7 @@ def _tokenizer() -> Any:
 @lru_cache(maxsize=1)
 def stopwords() -> frozenset[str]:
     """Function words and question words that carry no topic."""
-    text = (resources.files("ingest") / "stopwords.txt").read_text(encoding="utf-8")
+    text = (resources.files("knowledge") / "stopwords.txt").read_text(encoding="utf-8")
     return frozenset(text.split())
 
 

@@ -14,9 +14,9 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from ingest.embeddings import build_embedder
-from ingest.index import KnowledgeIndex
 from ingest.pipeline import ingest
+from knowledge.embeddings import build_embedder
+from knowledge.index import KnowledgeIndex
 
 
 class _Proxy:

