@@ -107,7 +107,15 @@ def cmd_ask(args: argparse.Namespace) -> int:
         except InvalidQuestion as exc:
             print(str(exc), file=sys.stderr)
             return 2
-        print(answer_plain(answer))
+        passages = None
+        if args.full:
+            passages = {}
+            for c in answer.citations:
+                chunk = services.index.chunk(c.chunk_id)
+                if chunk is not None:
+                    doc = services.index.document_text(chunk.path) or chunk.text
+                    passages[c.n] = doc[min(c.start, chunk.start) : chunk.end].strip()
+        print(answer_plain(answer, passages))
         return 0
     finally:
         services.close()
@@ -164,32 +172,36 @@ def cmd_chat(args: argparse.Namespace) -> int:
 
 
 def cmd_eval(args: argparse.Namespace) -> int:
-    """kaowu eval FILE [--json]: extractive metrics, and generated ones too when an LLM is set."""
-    from bot.evaluate import evaluate, read_questions
+    """kaowu eval FILE [FILE ...] [--json]: one column per question set (and per answer mode)."""
+    from bot.evaluate import EvalReport, evaluate, read_questions
 
-    try:
-        questions = read_questions(Path(args.file))
-    except (OSError, ValueError) as exc:
-        print(f"无法读取题集 {args.file}：{exc}", file=sys.stderr)
-        return 1
+    sets: dict[str, list[dict[str, Any]]] = {}
+    for file in args.files:
+        try:
+            sets[Path(file).stem] = read_questions(Path(file))
+        except (OSError, ValueError) as exc:
+            print(f"无法读取题集 {file}：{exc}", file=sys.stderr)
+            return 1
     services = _services()
+    reports: dict[str, EvalReport] = {}
     try:
         if not services.index.documents():
             print(prompts.load("index_empty"), file=sys.stderr)
             return 1
         _ensure(services)  # prints the warning if the index was built with another embedder
         qa = services.qa
-        reports = {"extractive": evaluate(lambda q: qa.ask(q, mode="extractive"), questions)}
-        if qa.generator is not None and args.mode != "extractive":
-            reports["llm"] = evaluate(qa.ask, questions)
+        llm = qa.generator is not None and args.mode != "extractive"
+        for name, questions in sets.items():
+            suffix = "" if not llm else "（摘录）"
+            reports[name + suffix] = evaluate(lambda q: qa.ask(q, mode="extractive"), questions)
+            if llm:
+                reports[name + "（大模型）"] = evaluate(qa.ask, questions)
     finally:
         services.close()
-    main = reports.get("llm", reports["extractive"])
     if args.json:
         print(json.dumps({
-            "metrics": main.metrics(),
-            "modes": {mode: r.metrics() for mode, r in reports.items()},
-            "results": [r.__dict__ for r in main.results],
+            "sets": {name: r.metrics() for name, r in reports.items()},
+            "results": {name: [x.__dict__ for x in r.results] for name, r in reports.items()},
         }, ensure_ascii=False))  # fmt: skip
         return 0
     labels = {
@@ -198,18 +210,19 @@ def cmd_eval(args: argparse.Namespace) -> int:
         "false_refusal_rate": "可回答题的误拒率", "median_quote_chars": "引文长度中位数（字）",
         "generated_answers": "大模型生成并通过核验的回答数",
     }  # fmt: skip
-    header = "".join(f"{mode:>14}" for mode in reports)
-    print(f"{'':<24}{header}")
+    width = max(14, *(len(n) * 2 + 2 for n in reports))
+    print(f"{'':<24}" + "".join(f"{name:>{width - len(name)}}" for name in reports))
     for key, label in labels.items():
-        values = "".join(f"{r.metrics()[key]!s:>14}" for r in reports.values())
+        values = "".join(f"{r.metrics()[key]!s:>{width}}" for r in reports.values())
         print(f"{label:<24}{values}")
-    misses = [r for r in main.results if (r.answerable and r.hit_rank != 1) or
-              (not r.answerable and r.answered)]  # fmt: skip
-    if misses:
-        print("\n未命中第一位或应拒未拒：")
-        for r in misses:
-            status = "拒答" if not r.answered else f"命中位次 {r.hit_rank or '无'}"
-            print(f"  {r.id} {r.question}（{status}）")
+    for name, report in reports.items():
+        misses = [r for r in report.results if (r.answerable and r.hit_rank != 1) or
+                  (not r.answerable and r.answered)]  # fmt: skip
+        if misses:
+            print(f"\n{name}：未命中第一位或应拒未拒")
+            for r in misses:
+                status = "拒答" if not r.answered else f"命中位次 {r.hit_rank or '无'}"
+                print(f"  {r.id} {r.question}（{status}）")
     return 0
 
 
@@ -383,6 +396,7 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("question", nargs="?", help="问题")
     s.add_argument("--json", action="store_true", help="输出一个 JSON 对象")
     s.add_argument("--batch", metavar="FILE", help="从 JSONL 文件（id、question）批量提问")
+    s.add_argument("--full", action="store_true", help="在出处下显示整段原文")
     s.set_defaults(func=cmd_ask)
 
     s = sub.add_parser("chat", help="交互式控制台")
@@ -424,7 +438,9 @@ def build_parser() -> argparse.ArgumentParser:
     s.set_defaults(func=cmd_run)
 
     s = sub.add_parser("eval", help="用题集评测检索与拒答")
-    s.add_argument("file", help="题集 JSONL")
+    s.add_argument(
+        "files", nargs="+", metavar="FILE", help="题集 JSONL（可以多个，结果并列成一张表）"
+    )
     s.add_argument("--json", action="store_true", help="输出 JSON")
     s.add_argument("--mode", choices=("auto", "extractive"), default="auto",
                    help="auto：配置了大模型时两种方式都评测")  # fmt: skip

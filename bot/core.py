@@ -20,6 +20,7 @@ from bot.messages import Message, OutFile, Passage, Reply
 from bot.qa import InvalidQuestion
 from bot.render import answer_plain
 from bot.services import Services
+from knowledge.units import ELISION
 
 __all__ = ["Core", "Dialogue", "Message", "OutFile", "Passage", "Reply"]
 
@@ -164,7 +165,7 @@ class Core:
         if not question and msg.text.strip().startswith("/"):
             return [Reply(prompts.load("ask_usage"))]
         try:
-            answer = self.services.qa.ask(question)
+            answer = self.services.qa.ask(question, roles=self.roles(msg))
         except InvalidQuestion as exc:
             return [Reply(str(exc))]
         log = self.services.answers
@@ -188,6 +189,12 @@ class Core:
         if cite is None:
             return None
         chunk = self.services.index.chunk(cite.get("chunk_id", ""))
-        if chunk is None or cite["quote"] not in chunk.text:
+        text = chunk.text if chunk is not None else ""
+        if chunk is not None and cite.get("start", chunk.start) < chunk.start:
+            # A list item quoted with its lead-in: the passage starts at the lead-in.
+            doc = self.services.index.document_text(chunk.path) or ""
+            text = doc[cite["start"] : chunk.end].strip()
+        parts = [x for x in cite["quote"].split(ELISION) if x]
+        if chunk is None or not parts or not all(x in text for x in parts):
             return Passage(n, cite["title"], cite["section"], cite["quote"], cite["quote"], False)
-        return Passage(n, chunk.title, chunk.section, chunk.text, cite["quote"], True)
+        return Passage(n, chunk.title, chunk.section, text, cite["quote"], True)

@@ -1,11 +1,12 @@
-"""Question answering over the knowledge index: answers with exact citations.
+"""Answering questions from the knowledge base, with exact citations, or declining honestly.
 
-Each candidate sentence is scored by how much of the question's idf-weighted key terms it
-contains (and its document title and headings), and by its chunk's dense similarity. When the
-best evidence does not cover the question's key terms, kaowu says the knowledge base does not
-cover it instead of quoting the nearest passage. The answer is made of source sentences
-(extractive), or, with an LLM configured, generated from the same evidence and kept only as far
-as `bot.verify` can back it with the sources.
+The question is first understood (`bot.question`: mentions, greetings, traditional script and
+typos), then `knowledge.retrieval` ranks candidate sentences by meaning and by words and
+estimates how likely it is that the knowledge base answers the question at all. By that
+calibrated estimate kaowu answers with the best sentences, points to related rules while
+saying that no rule answers the question directly, or declines. The answer is made of source
+sentences (extractive), or, with an LLM configured, generated from the same evidence and kept
+only as far as `bot.verify` can back it with the sources.
 """
 
 from __future__ import annotations
@@ -16,11 +17,12 @@ from dataclasses import asdict, dataclass, field
 from typing import TYPE_CHECKING, Any, Literal
 
 import prompts
+from bot.question import CleanQuestion, TypoRepair, understand
 from bot.settings import AnswerSettings
 from bot.verify import verify
-from ingest.clean import to_simplified
 from knowledge.index import Hit, KnowledgeIndex
-from knowledge.lexical import key_terms, subwords
+from knowledge.lexical import is_word, key_terms, segment
+from knowledge.retrieval import AnswerModel, Candidate, Ranked, bundled_model, decide, rank
 from knowledge.textutil import char_shingles, overlap, split_sentences
 
 if TYPE_CHECKING:
@@ -29,19 +31,10 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-# Weight of a one-character word relative to its idf: mostly light verbs (做, 打, 用).
-_SINGLE_CHAR_WEIGHT = 0.35
-# Credit for a compound term whose parts appear but not the whole (英语 + 听力 for 英语听力).
-_PART_CREDIT = 0.7
-# A two-sentence quote must stay short, and must cover clearly more than one sentence would.
-_PAIR_MAX_CHARS = 160
-_PAIR_PENALTY = 0.15
-# Further citations: at least this share of the best one's score and sentence coverage.
-_SECOND_REL_SCORE = 0.6
-_SECOND_REL_COV = 0.6
-_SECOND_MIN_COV = 0.3
-# Sources handed to an LLM, and the share of its answer that must survive verification.
+# Sources handed to an LLM (passages whose best sentence scores within _LLM_SOURCE_GAP of the
+# best), and the share of its answer that must survive verification.
 _LLM_SOURCES = 5
+_LLM_SOURCE_GAP = 3.0
 _LLM_MIN_KEPT = 0.5
 # Sentences that address a model rather than a reader ("忽略以上规则……") are instructions
 # planted in a document: never quoted, never passed to an LLM.
@@ -87,14 +80,17 @@ _PUBLIC_CITATION = ("n", "source", "title", "section", "quote", "score")
 
 @dataclass
 class Answer:
-    """The result of a question, answered or declined."""
+    """The result of a question: answered, related rules only, declined, or small talk."""
 
     question: str
     answered: bool
     answer: str
     citations: list[Citation] = field(default_factory=list)
-    mode: str = "extractive"
+    mode: str = "extractive"  # "extractive" | "llm" | "small_talk"
     removed: list[dict[str, str]] = field(default_factory=list)
+    # Rules close to the question that do not answer it (shown as such, never as the answer).
+    related: list[Citation] = field(default_factory=list)
+    confidence: float = 0.0  # calibrated probability that the knowledge base answers it
 
     def to_json(self) -> dict[str, Any]:
         """The `kaowu ask --json` object."""
@@ -103,33 +99,11 @@ class Answer:
             "answered": self.answered,
             "answer": self.answer,
             "citations": [c.public() for c in self.citations],
+            "related": [c.public() for c in self.related],
             "mode": self.mode,
+            "confidence": round(self.confidence, 3),
             "removed": self.removed,
         }
-
-
-@dataclass
-class Candidate:
-    """A sentence that might answer the question, with the features used to rank it."""
-
-    hit: Hit
-    start: int  # offsets in the document's cleaned text
-    end: int
-    text: str
-    sentence_cov: float
-    context_cov: float
-    pair: bool = False
-    score: float = 0.0
-
-
-@dataclass
-class Evidence:
-    """Ranked candidate sentences and whether they are good enough to answer."""
-
-    question: str
-    candidates: list[Candidate]
-    covered: bool
-    hits: list[Hit] = field(default_factory=list)  # retrieved passages, in ranked order
 
 
 class QAService:
@@ -141,11 +115,14 @@ class QAService:
         settings: AnswerSettings,
         generator: LLMGenerator | None = None,
         reranker: Reranker | None = None,
+        model: AnswerModel | None = None,
     ) -> None:
         self.index = index
         self.settings = settings
         self.generator = generator
         self.reranker = reranker
+        self.model = model or bundled_model()
+        self._repair: tuple[str, TypoRepair] | None = None
 
     # ------------------------------------------------------------------ public
     def normalise(self, question: str) -> str:
@@ -161,167 +138,139 @@ class QAService:
             )
         return q
 
-    def ask(self, question: str, mode: Literal["auto", "extractive"] = "auto") -> Answer:
-        """Answer a question, or decline when the knowledge base does not cover it.
+    def understand(self, question: str) -> CleanQuestion:
+        """The question cleaned for search (mentions, greetings, script, typos)."""
+        return understand(self.normalise(question), self.repair())
+
+    def repair(self) -> TypoRepair:
+        """Typo repair against the live vocabulary (rebuilt when the corpus changes)."""
+        generation = self.index.generation
+        if self._repair is None or self._repair[0] != generation:
+            self._repair = (generation, question_repair(self.index))
+        return self._repair[1]
+
+    def ask(
+        self,
+        question: str,
+        mode: Literal["auto", "extractive"] = "auto",
+        roles: frozenset[str] | set[str] = frozenset(),
+    ) -> Answer:
+        """Answer a question, point to related rules, or decline.
 
         With an LLM configured (and mode "auto") the answer is generated from the evidence and
         verified; otherwise, or when generation fails or too little survives, it is extractive.
-        The LLM is never called when retrieval found no evidence.
+        The LLM is never called when retrieval found no answer. `roles` of the asker decide
+        whom a declined question is referred to.
         """
-        q = self.normalise(question)
-        if not key_terms(to_simplified(q)):
+        cq = self.understand(question)
+        if cq.small_talk:
+            reply = prompts.load("small_talk_thanks" if cq.thanks else "small_talk")
+            return Answer(cq.raw, False, reply, mode="small_talk")
+        if not key_terms(cq.text):
             raise InvalidQuestion(prompts.load("question_vague"))
-        evidence = self.retrieve(q)
-        if not evidence.covered:
-            return self.not_covered(q)
-        extractive = self.extractive(evidence)
-        if self.generator is None or mode == "extractive":
-            return extractive
-        return self.generated(evidence, extractive)
+        ranked = self.retrieve(cq.text)
+        decision = decide(ranked, self.model, self.settings.max_citations)
+        if decision.verdict == "answer":
+            extractive = self.extractive(cq.raw, decision.chosen, ranked.p_answer)
+            if self.generator is None or mode == "extractive":
+                return extractive
+            return self.generated(cq.raw, ranked, extractive)
+        contact = self.contact(roles)
+        if decision.verdict == "related":
+            related = [self.citation(i + 1, c) for i, c in enumerate(decision.chosen)]
+            return Answer(
+                cq.raw,
+                False,
+                prompts.render("related_only", contact=contact),
+                related=related,
+                confidence=ranked.p_answer,
+            )
+        answer = self.not_covered(cq.raw, roles)
+        answer.confidence = ranked.p_answer
+        return answer
 
-    def not_covered(self, question: str) -> Answer:
+    def contact(self, roles: frozenset[str] | set[str] = frozenset()) -> str:
+        """Whom to ask when kaowu has no answer: a 主考 is not sent to the 主考."""
+        if "coordinator" in roles:
+            return self.settings.fallback_contact_coordinator
+        if "chief" in roles:
+            return self.settings.fallback_contact_chief
+        return self.settings.fallback_contact
+
+    def not_covered(self, question: str, roles: frozenset[str] | set[str] = frozenset()) -> Answer:
         """The polite refusal for a question the knowledge base does not cover."""
         return Answer(
             question=question,
             answered=False,
-            answer=prompts.render("not_covered", contact=self.settings.fallback_contact),
+            answer=prompts.render("not_covered", contact=self.contact(roles)),
         )
 
     # ------------------------------------------------------------------ retrieval
-    def retrieve(self, question: str) -> Evidence:
-        """Find and rank candidate sentences for a (normalised) question."""
-        query = to_simplified(question)
-        hits = self.index.search(query, k=8)
-        if self.reranker is not None and hits:
+    def retrieve(self, query: str) -> Ranked:
+        """Ranked evidence for a cleaned question (and the probability that it is answered).
+
+        A configured cross-encoder reranker reorders the passages and adds its relevance
+        (0..1, per query) to the score of each passage's sentences.
+        """
+        ranked = rank(self.index, query, self.model, keep=lambda s: not looks_like_instruction(s))
+        if self.reranker is not None and ranked.hits:
+            hits = ranked.hits
             scores = self.reranker.scores(
                 query, [f"{h.chunk.context}\n{h.chunk.text}" for h in hits]
             )
             for hit, score in zip(hits, scores, strict=True):
                 hit.rerank = score
             hits.sort(key=lambda h: -(h.rerank or 0.0))
-        terms = self._weighted_terms(query)
-        candidates: list[Candidate] = []
-        for hit in hits:
-            chunk = hit.chunk
-            context = f"{chunk.title}\n{chunk.context}\n{chunk.text}"
-            context_cov = _coverage(terms, context)
-            sentences = [
-                s
-                for s in split_sentences(chunk.text, base=chunk.start)
-                if len(re.sub(r"\W", "", s.text)) >= 6 and not looks_like_instruction(s.text)
-            ]
-            for i, s in enumerate(sentences):
-                candidates.append(
-                    Candidate(hit, s.start, s.end, s.text, _coverage(terms, s.text), context_cov)
-                )
-                # Two neighbouring sentences may answer together what neither does alone
-                # ("…报名人数…；共设立考点56个…").
-                if i + 1 < len(sentences):
-                    nxt = sentences[i + 1]
-                    text = chunk.text[s.start - chunk.start : nxt.end - chunk.start]
-                    if len(text) <= _PAIR_MAX_CHARS and "\n" not in text:
-                        candidates.append(
-                            Candidate(
-                                hit,
-                                s.start,
-                                nxt.end,
-                                text,
-                                _coverage(terms, text),
-                                context_cov,
-                                pair=True,
-                            )
-                        )
-        for c in candidates:
-            c.score = _rank_score(c)
-        candidates.sort(key=lambda c: -c.score)
-        covered = bool(candidates) and self._covers(candidates[0])
-        return Evidence(question, candidates, covered, hits)
-
-    def _covers(self, best: Candidate) -> bool:
-        floor = self.settings.min_dense
-        if floor is None:
-            floor = self.index.embedder.relevance_floor
-        return best.context_cov >= self.settings.min_coverage and best.hit.dense >= floor
-
-    def _weighted_terms(self, query: str) -> list[tuple[str, float, list[str]]]:
-        out = []
-        for t in key_terms(query):
-            w = self.index.idf(t) * (_SINGLE_CHAR_WEIGHT if len(t) == 1 else 1.0)
-            out.append((t, w, subwords(t)))
-        return out
+            for c in ranked.candidates:
+                c.logit += c.uh.hit.rerank or 0.0
+            ranked.candidates.sort(key=lambda c: -c.logit)
+        return ranked
 
     # ------------------------------------------------------------------ answers
-    def select(self, evidence: Evidence) -> list[Candidate]:
-        """Up to `max_citations` strong, distinct sentences, best first."""
-        chosen: list[Candidate] = []
-        if not evidence.candidates:
-            return chosen
-        best = evidence.candidates[0]
-        # A further citation must itself carry a good part of the question, not just share
-        # one common word with it.
-        floor = max(_SECOND_MIN_COV, _SECOND_REL_COV * best.sentence_cov)
-        shingles: list[set[str]] = []
-        for c in evidence.candidates:
-            if len(chosen) >= self.settings.max_citations:
-                break
-            if chosen and (
-                c.score < _SECOND_REL_SCORE * best.score
-                or c.sentence_cov < floor
-                or c.context_cov < self.settings.min_coverage
-            ):
-                continue
-            sh = char_shingles(c.text)
-            if any(overlap(sh, other) >= 0.7 for other in shingles):
-                continue
-            shingles.append(sh)
-            chosen.append(c)
-        return chosen
-
-    def extractive(self, evidence: Evidence) -> Answer:
-        """An answer made of the selected source sentences, each marked [n]."""
-        chosen = self.select(evidence)
+    def extractive(self, question: str, chosen: list[Candidate], p: float = 1.0) -> Answer:
+        """An answer made of the chosen source sentences, each marked [n]."""
         citations = [self.citation(i + 1, c) for i, c in enumerate(chosen)]
         answer = "".join(f"{c.quote}[{c.n}]" for c in citations)
-        return Answer(evidence.question, bool(citations), answer, citations)
+        return Answer(question, bool(citations), answer, citations, confidence=p)
 
     # ------------------------------------------------------------------ LLM answers
-    def llm_sources(self, evidence: Evidence) -> list[tuple[Source, Hit]]:
-        """The distinct relevant chunks behind the best candidates, numbered from 1."""
+    def llm_sources(self, ranked: Ranked) -> list[tuple[Source, Hit]]:
+        """The distinct passages behind the best candidates, numbered from 1."""
         from bot.llm import Source
 
         out: list[tuple[Source, Hit]] = []
-        for c in evidence.candidates:
-            chunk = c.hit.chunk
+        for c in ranked.candidates:
+            chunk = c.uh.hit.chunk
             if any(hit.chunk.id == chunk.id for _, hit in out):
                 continue
-            if c.context_cov < self.settings.min_coverage:
-                continue
+            if c.logit < ranked.candidates[0].logit - _LLM_SOURCE_GAP:
+                break
             kept = [
                 s.text for s in split_sentences(chunk.text) if not looks_like_instruction(s.text)
             ]
             text = "\n".join(x for x in (chunk.context, "".join(kept)) if x)
-            out.append((Source(len(out) + 1, chunk.title, chunk.section, text), c.hit))
+            out.append((Source(len(out) + 1, chunk.title, chunk.section, text), c.uh.hit))
             if len(out) >= _LLM_SOURCES:
                 break
         return out
 
-    def generated(self, evidence: Evidence, extractive: Answer) -> Answer:
+    def generated(self, question: str, ranked: Ranked, extractive: Answer) -> Answer:
         """A generated answer that survived verification, else the extractive one."""
         assert self.generator is not None
-        numbered = self.llm_sources(evidence)
+        numbered = self.llm_sources(ranked)
         sources = [src for src, _ in numbered]
         try:
-            text = self.generator.generate(evidence.question, sources)
+            text = self.generator.generate(question, sources)
         except TimeoutError:
             extractive.removed = [{"reason": "llm_timeout", "text": ""}]
             return extractive
         except Exception as exc:  # provider errors, rate limits, bad responses: never to the user
-            log.warning("LLM call failed: %s", exc)
+            log.warning("LLM call failed: %s", type(exc).__name__)
             extractive.removed = [{"reason": "llm_error", "text": type(exc).__name__}]
             return extractive
         checked = verify(text, {s.n: f"{s.title}\n{s.text}" for s in sources})
         if checked.declined:
-            answer = self.not_covered(evidence.question)
+            answer = self.not_covered(question)
             answer.mode, answer.removed = "llm", [{"reason": "llm_declined", "text": text[:200]}]
             return answer
         if not checked.sentences or checked.kept_chars < _LLM_MIN_KEPT * checked.total_chars:
@@ -338,7 +287,15 @@ class QAService:
         for old, new in renumber.items():
             claims = "".join(t for t, cited in checked.sentences if old in cited)
             citations.append(self._best_quote(new, hits[old], claims))
-        return Answer(evidence.question, True, "".join(parts), citations, "llm", checked.removed)
+        return Answer(
+            question,
+            True,
+            "".join(parts),
+            citations,
+            "llm",
+            checked.removed,
+            confidence=extractive.confidence,
+        )
 
     def _best_quote(self, n: int, hit: Hit, claims: str) -> Citation:
         """The source sentence of a chunk that best supports the generated claims citing it."""
@@ -352,46 +309,38 @@ class QAService:
             ),
             key=lambda s: overlap(char_shingles(s.text, 2), want),
         )
-        cand = Candidate(hit, best.start, best.end, best.text, 0.0, 0.0)
-        cite = self.citation(n, cand)
-        cite.score = round(hit.score, 4)
-        return cite
-
-    @staticmethod
-    def citation(n: int, c: Candidate) -> Citation:
-        """A numbered citation for a candidate sentence."""
-        chunk = c.hit.chunk
         return Citation(
             n=n,
             source=chunk.source,
             title=chunk.title,
             section=chunk.section,
-            quote=c.text,
-            score=round(c.score, 4),
+            quote=best.text,
+            score=round(hit.score, 4),
             chunk_id=chunk.id,
             path=chunk.path,
-            start=c.start,
-            end=c.end,
+            start=best.start,
+            end=best.end,
+        )
+
+    @staticmethod
+    def citation(n: int, c: Candidate) -> Citation:
+        """A numbered citation for a candidate unit."""
+        chunk = c.uh.hit.chunk
+        unit = c.uh.unit
+        return Citation(
+            n=n,
+            source=chunk.source,
+            title=chunk.title,
+            section=chunk.section,
+            quote=unit.quote,
+            score=round(c.logit, 4),
+            chunk_id=chunk.id,
+            path=chunk.path,
+            start=unit.start,
+            end=unit.end,
         )
 
 
-def _coverage(terms: list[tuple[str, float, list[str]]], text: str) -> float:
-    """Share of the question's term weight found in `text` (compound terms get partial credit)."""
-    total = sum(w for _, w, _ in terms)
-    if total <= 0:
-        return 0.0
-    low = text.lower()
-    got = 0.0
-    for term, w, parts in terms:
-        if term in low:
-            got += w
-        elif parts:
-            got += w * _PART_CREDIT * sum(p in low for p in parts) / len(parts)
-    return got / total
-
-
-def _rank_score(c: Candidate) -> float:
-    """Sentence evidence first, its chunk's context and dense similarity (or the reranker's
-    relevance, when one is configured) as tie-breakers."""
-    dense = c.hit.rerank if c.hit.rerank is not None else max(0.0, (c.hit.dense - 0.8) / 0.15)
-    return c.sentence_cov + 0.5 * c.context_cov + 0.5 * dense - (_PAIR_PENALTY if c.pair else 0.0)
+def question_repair(index: KnowledgeIndex) -> TypoRepair:
+    """Typo repair against the index's vocabulary and the general dictionary."""
+    return TypoRepair(index.vocabulary(), is_word, segment)

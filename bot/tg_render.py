@@ -12,6 +12,7 @@ from telegram import InlineKeyboardButton, InlineKeyboardMarkup
 import prompts
 from bot.messages import Passage
 from bot.qa import Answer
+from knowledge.units import ELISION
 
 # Telegram allows 4,096 characters (UTF-16 units) per message; leave room for safety.
 LIMIT = 4000
@@ -91,13 +92,20 @@ def text_messages(text: str) -> list[str]:
 
 
 def answer_messages(answer: Answer) -> list[str]:
-    """An answer: text with [n] markers, then numbered sources with their quoted sentences."""
+    """An answer: the quoted sentences with [n] markers, then the numbered sources (title ·
+    section; the 原文 buttons show the passages). Related rules are quoted and labelled."""
     if not answer.answered:
-        return text_messages(answer.answer)
+        if not answer.related:
+            return text_messages(answer.answer)
+        blocks = [Block(answer.answer), Block(""), Block(prompts.load("related_heading"), "b")]
+        for c in answer.related:
+            where = f"{c.title} · {c.section}" if c.section else c.title
+            blocks += [Block(f"[{c.n}] {where}"), Block(c.quote, "blockquote")]
+        return split_blocks(blocks)
     blocks = [Block(answer.answer), Block(""), Block(prompts.load("answer_sources_heading"), "b")]
     for c in answer.citations:
         where = f"{c.title} · {c.section}" if c.section else c.title
-        blocks += [Block(f"[{c.n}] {where}"), Block(c.quote, "blockquote")]
+        blocks.append(Block(f"[{c.n}] {where}"))
     return split_blocks(blocks)
 
 
@@ -123,14 +131,20 @@ def passage_messages(p: Passage) -> list[str]:
     if not p.current:
         head.append(Block(prompts.load("passage_changed"), "i"))
         return split_blocks([*head, Block(p.text, "blockquote")])
-    before, _, after = p.text.partition(p.quote)
-    body = (
-        html.escape(before, quote=False)
-        + "<b><u>"
-        + html.escape(p.quote, quote=False)
-        + "</u></b>"
-        + html.escape(after, quote=False)
-    )
+    # A lead-in + item quote is two pieces joined by an ellipsis: emphasise each.
+    body, rest = "", p.text
+    for part in (x for x in p.quote.split(ELISION) if x):
+        before, found, rest = rest.partition(part)
+        if not found:
+            body, rest = "", p.text
+            break
+        body += (
+            html.escape(before, quote=False)
+            + "<b><u>"
+            + html.escape(part, quote=False)
+            + "</u></b>"
+        )
+    body += html.escape(rest, quote=False)
     if utf16_len(body) + 200 > LIMIT:  # very long passage: no emphasis, split safely instead
         return split_blocks([*head, Block(p.text)])
     return ["\n".join(b.html() for b in head) + "\n" + body]

@@ -245,7 +245,9 @@ def _rejoin(text: str) -> str:
         if not line:
             continue
         if out and not _LINE_END.search(out[-1]) and not _LINE_START_OUTLINE.match(line):
-            out[-1] += line
+            # A wrapped line continues the sentence; Latin words keep their space.
+            gap = " " if out[-1][-1:].isascii() and line[:1].isascii() else ""
+            out[-1] += gap + line
         else:
             out.append(line)
     return "\n".join(out)

@@ -5,7 +5,9 @@ Ingest writes through `KnowledgeIndex.writer()`; the bot reads through `Knowledg
 Storage, all under `<data_dir>/index/`:
 - `catalog.sqlite3` is the source of truth: which documents are live, their cleaned text, and
   every chunk with source, title, section path, offsets and search tokens.
-- Chroma (a local directory, or a server) holds one vector per chunk id.
+- Chroma (a local directory, or a server) holds one vector per evidence unit (a sentence, or a
+  list lead-in with one item; see `knowledge.units`). A chunk's dense score is the best score of
+  its units, so a question is matched against single sentences as well as whole passages.
 
 Crash safety: a document is replaced in three steps — add the new vectors, switch the catalog
 rows in one SQLite transaction, delete the old vectors. Search only returns chunk ids that the
@@ -16,6 +18,7 @@ usable; vectors left behind are deleted when the next writer opens.
 from __future__ import annotations
 
 import hashlib
+import math
 import sqlite3
 import threading
 import time
@@ -30,6 +33,7 @@ import numpy as np
 from knowledge.embeddings import Embedder
 from knowledge.lexical import BM25Index, tokenize
 from knowledge.textutil import char_shingles, overlap
+from knowledge.units import build_units
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -54,6 +58,15 @@ CREATE TABLE IF NOT EXISTS chunks (
     tokens TEXT NOT NULL
 );
 CREATE INDEX IF NOT EXISTS chunks_path ON chunks(path);
+CREATE TABLE IF NOT EXISTS units (
+    id TEXT PRIMARY KEY,
+    path TEXT NOT NULL REFERENCES documents(path) ON DELETE CASCADE,
+    chunk_id TEXT NOT NULL,
+    start INTEGER NOT NULL,
+    "end" INTEGER NOT NULL,
+    quote TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS units_path ON units(path);
 """
 
 
@@ -76,6 +89,39 @@ class ChunkRecord:
     text: str
 
 
+@dataclass(frozen=True)
+class UnitRecord:
+    """A stored evidence unit: the exact quote and where it sits in its document."""
+
+    id: str
+    chunk: int  # position of its chunk in the snapshot
+    start: int
+    end: int
+    quote: str
+
+
+@dataclass
+class UnitHit:
+    """An evidence unit found for a query, with its cosine similarity to the query."""
+
+    unit: UnitRecord
+    hit: Hit
+    sim: float
+    rank: int | None = None  # 0-based rank among all units by similarity, if in the pool
+
+
+@dataclass
+class Retrieval:
+    """Everything search found for one query: passages, their units and the score scale."""
+
+    query: str
+    hits: list[Hit]
+    units: list[UnitHit]
+    # Similarities of the query's nearest units in the whole index, best first: the scale
+    # against which one unit's similarity is judged (it differs between queries).
+    pool: list[float]
+
+
 @dataclass
 class Hit:
     """A search result: the chunk, its fused rank score and the two underlying signals."""
@@ -85,6 +131,8 @@ class Hit:
     dense: float
     lexical: float
     rerank: float | None = None  # cross-encoder relevance (0..1) when a reranker is configured
+    dense_rank: int | None = None  # 0-based rank among passages by dense score, if found so
+    lexical_rank: int | None = None  # 0-based rank by BM25, if found so
 
 
 @dataclass(frozen=True)
@@ -119,11 +167,35 @@ def embed_text(title: str, context: str, text: str) -> str:
 class _Snapshot:
     """Read-side state built from the catalog: records, live ids and the BM25 index."""
 
-    def __init__(self, generation: str, records: list[ChunkRecord], tokens: list[list[str]]):
+    def __init__(
+        self,
+        generation: str,
+        records: list[ChunkRecord],
+        tokens: list[list[str]],
+        units: list[UnitRecord],
+    ):
         self.generation = generation
         self.records = records
         self.by_id = {r.id: i for i, r in enumerate(records)}
         self.bm25 = BM25Index(tokens)
+        self.units = units
+        self.unit_by_id = {u.id: i for i, u in enumerate(units)}
+        self._char_idf: dict[str, float] | None = None
+        self.units_of: dict[int, list[int]] = {}
+        for i, u in enumerate(units):
+            self.units_of.setdefault(u.chunk, []).append(i)
+
+    def char_idf(self) -> dict[str, float]:
+        """idf of single characters and character pairs over the chunks (built on first use)."""
+        if self._char_idf is None:
+            df: dict[str, int] = {}
+            for r in self.records:
+                grams = set(r.text) | {r.text[i : i + 2] for i in range(len(r.text) - 1)}
+                for g in grams:
+                    df[g] = df.get(g, 0) + 1
+            n = len(self.records)
+            self._char_idf = {g: math.log(1 + (n - d + 0.5) / (d + 0.5)) for g, d in df.items()}
+        return self._char_idf
 
 
 class KnowledgeIndex:
@@ -180,7 +252,7 @@ class KnowledgeIndex:
                 client = chromadb.PersistentClient(
                     path=str(self.root / "chroma"), settings=settings
                 )
-            name = "kaowu-" + "".join(
+            name = "kaowu-u-" + "".join(
                 c if c.isalnum() or c in "-_." else "-" for c in self.embedder.name
             )
             self._collection = client.get_or_create_collection(
@@ -235,58 +307,112 @@ class KnowledgeIndex:
         ).fetchall()
         records = [ChunkRecord(*r[:9]) for r in rows]
         tokens = [r[9].split(" ") if r[9] else [] for r in rows]
-        return _Snapshot(generation, records, tokens)
+        pos = {r.id: i for i, r in enumerate(records)}
+        units = [
+            UnitRecord(uid, pos[cid], start, end, quote)
+            for uid, cid, start, end, quote in self._db.execute(
+                'SELECT id, chunk_id, start, "end", quote FROM units ORDER BY path, start, "end"'
+            )
+            if cid in pos
+        ]
+        return _Snapshot(generation, records, tokens, units)
 
     # ---------------------------------------------------------------- search
+    def vocabulary(self) -> list[str]:
+        """Every search token of the live corpus."""
+        return self._current().bm25.terms()
+
+    @property
+    def generation(self) -> str:
+        """Changes whenever the live corpus changes."""
+        return self._current().generation
+
+    def char_idf(self) -> dict[str, float]:
+        """idf of characters and character pairs in the live corpus."""
+        return self._current().char_idf()
+
     def idf(self, term: str) -> float:
         """BM25 idf of a token in the live corpus."""
         return self._current().bm25.idf(term)
 
     def search(self, query: str, k: int = 8, pool: int = 30) -> list[Hit]:
-        """Hybrid search: dense (Chroma) and BM25 candidates fused by reciprocal rank.
+        """Hybrid passage search: dense (best unit per chunk) and BM25, fused by reciprocal rank."""
+        return self.retrieve(query, k=k, pool=pool).hits
 
-        Near-duplicate chunks (the same passage reposted in another document) are collapsed
-        into the better-ranked one so they do not crowd the results.
+    def retrieve(self, query: str, k: int = 8, pool: int = 30, n_units: int = 60) -> Retrieval:
+        """Passages and evidence units for a query.
+
+        Dense search runs over unit vectors; a chunk's dense score is its best unit's. BM25
+        runs over chunks. The two passage rankings are fused by reciprocal rank, and near-
+        duplicate chunks (the same passage reposted in another document) are collapsed into the
+        better-ranked one. Every unit of a returned chunk comes back with its similarity.
         """
         snap = self._current()
         if not snap.records:
-            return []
+            return Retrieval(query, [], [], [])
         qvec = self.embedder.embed_query(query)
-        dense: dict[int, float] = {}
-        n = min(pool * 2, self.collection.count())
+        unit_sim: dict[int, float] = {}
+        n = min(n_units * 2, self.collection.count())
         if n:
             res = self.collection.query(
                 query_embeddings=[qvec.tolist()], n_results=n, include=["distances"]
             )
-            for cid, dist in zip(res["ids"][0], res["distances"][0], strict=True):
-                i = snap.by_id.get(cid)
-                if i is not None and len(dense) < pool:
-                    dense[i] = 1.0 - float(dist)
+            for uid, dist in zip(res["ids"][0], res["distances"][0], strict=True):
+                j = snap.unit_by_id.get(uid)
+                if j is not None and len(unit_sim) < n_units:
+                    unit_sim[j] = 1.0 - float(dist)
+        scale = sorted(unit_sim.values(), reverse=True)
+        dense: dict[int, float] = {}
+        for j, sim in unit_sim.items():
+            c = snap.units[j].chunk
+            dense[c] = max(dense.get(c, -1.0), sim)
+        dense_order = sorted(dense, key=lambda i: -dense[i])[:pool]
         lexical = dict(snap.bm25.top(tokenize(query), pool))
         fused: dict[int, float] = {}
-        for ranking in (sorted(dense, key=lambda i: -dense[i]), list(lexical)):
+        for ranking in (dense_order, list(lexical)):
             for rank, i in enumerate(ranking):
                 fused[i] = fused.get(i, 0.0) + 1.0 / (60 + rank)
-        # Chunks found only lexically still need a dense similarity for answer decisions.
-        missing = [i for i in fused if i not in dense]
-        if missing:
-            vecs = self._vectors([snap.records[i].id for i in missing])
-            for i in missing:
-                v = vecs.get(snap.records[i].id)
-                dense[i] = float(np.dot(v, qvec)) if v is not None else 0.0
         order = sorted(fused, key=lambda i: -fused[i])
-        hits: list[Hit] = []
+        chosen: list[int] = []
         kept_shingles: list[set[str]] = []
         for i in order:
-            rec = snap.records[i]
-            sh = char_shingles(rec.text)
+            sh = char_shingles(snap.records[i].text)
             if any(overlap(sh, other) >= 0.8 for other in kept_shingles):
                 continue
             kept_shingles.append(sh)
-            hits.append(Hit(rec, fused[i], dense.get(i, 0.0), lexical.get(i, 0.0)))
-            if len(hits) >= k:
+            chosen.append(i)
+            if len(chosen) >= k:
                 break
-        return hits
+        # Units of the chosen chunks that dense search did not reach still need a similarity.
+        missing = [j for i in chosen for j in snap.units_of.get(i, []) if j not in unit_sim]
+        if missing:
+            vecs = self._vectors([snap.units[j].id for j in missing])
+            for j in missing:
+                v = vecs.get(snap.units[j].id)
+                unit_sim[j] = float(np.dot(v, qvec)) if v is not None else 0.0
+        unit_rank = {j: r for r, j in enumerate(sorted(unit_sim, key=lambda j: -unit_sim[j]))}
+        pooled = set(unit_rank) - set(missing)
+        dense_rank = {i: r for r, i in enumerate(dense_order)}
+        lexical_rank = {i: r for r, i in enumerate(lexical)}
+        hits: list[Hit] = []
+        units: list[UnitHit] = []
+        for i in chosen:
+            own = snap.units_of.get(i, [])
+            best = max((unit_sim[j] for j in own), default=0.0)
+            hit = Hit(
+                snap.records[i],
+                fused[i],
+                best,
+                lexical.get(i, 0.0),
+                dense_rank=dense_rank.get(i),
+                lexical_rank=lexical_rank.get(i),
+            )
+            hits.append(hit)
+            units.extend(
+                UnitHit(snap.units[j], hit, unit_sim[j], unit_rank[j] if j in pooled else None)
+                for j in own
+            )
+        return Retrieval(query, hits, units, scale)
 
     def _vectors(self, ids: list[str]) -> dict[str, np.ndarray]:
         got = self.collection.get(ids=ids, include=["embeddings"])
@@ -304,7 +430,7 @@ class KnowledgeIndex:
             yield IndexWriter(self)
 
     def _live_ids(self) -> set[str]:
-        return {r[0] for r in self._db.execute("SELECT id FROM chunks")}
+        return {r[0] for r in self._db.execute("SELECT id FROM units")}
 
     def _collect_garbage(self) -> int:
         live = self._live_ids()
@@ -333,37 +459,40 @@ class IndexWriter:
         self.index = index
 
     def put(self, doc: PreparedDocument, progress: Callable[[int], None] | None = None) -> None:
-        """Add or replace one document (vectors first, then the catalog switch, then cleanup)."""
+        """Add or replace one document (vectors first, then the catalog switch, then cleanup).
+
+        `progress` is called with the number of chunks done after each batch.
+        """
         idx = self.index
         # Ids differ between versions of a document, so old and new vectors can coexist until
         # the catalog switches over.
         stem = hashlib.sha1(doc.path.encode()).hexdigest()[:10] + ":" + doc.fingerprint[:12]
         ids = [f"{stem}:{c.ord}" for c in doc.chunks]
         texts = [embed_text(doc.title, c.context, c.text) for c in doc.chunks]
+        units = build_units(doc.title, doc.text, doc.chunks)
+        unit_ids = [f"{stem}:u{n}" for n in range(len(units))]
+        chunk_id = {c.ord: cid for c, cid in zip(doc.chunks, ids, strict=True)}
         batch = 32
-        for b in range(0, len(texts), batch):
-            vecs = idx.embedder.embed_passages(texts[b : b + batch])
-            metas = [
-                {
-                    "path": doc.path,
-                    "source": doc.source,
-                    "title": doc.title,
-                    "section": c.section_path,
-                    "start": c.start,
-                    "end": c.end,
-                }
-                for c in doc.chunks[b : b + batch]
-            ]
+        done_chunks = 0
+        for b in range(0, len(units), batch):
+            part = units[b : b + batch]
+            vecs = idx.embedder.embed_passages([u.embed for u in part])
+            metas = [{"path": doc.path, "start": u.start, "end": u.end} for u in part]
             idx.collection.upsert(
-                ids=ids[b : b + batch],
+                ids=unit_ids[b : b + batch],
                 embeddings=vecs.tolist(),
                 metadatas=metas,
-                documents=[c.text for c in doc.chunks[b : b + batch]],
+                documents=[u.quote for u in part],
             )
             if progress:
-                progress(len(metas))
-        old = [r[0] for r in idx._db.execute("SELECT id FROM chunks WHERE path=?", (doc.path,))]
+                reached = part[-1].chunk_ord + 1 if b + batch < len(units) else len(doc.chunks)
+                progress(reached - done_chunks)
+                done_chunks = reached
+        if progress and done_chunks < len(doc.chunks):
+            progress(len(doc.chunks) - done_chunks)
+        old = [r[0] for r in idx._db.execute("SELECT id FROM units WHERE path=?", (doc.path,))]
         with idx._db:  # one transaction: the document switches from old to new at once
+            idx._db.execute("DELETE FROM units WHERE path=?", (doc.path,))
             idx._db.execute("DELETE FROM chunks WHERE path=?", (doc.path,))
             idx._db.execute("DELETE FROM documents WHERE path=?", (doc.path,))
             idx._db.execute(
@@ -395,21 +524,29 @@ class IndexWriter:
                     for cid, c, t in zip(ids, doc.chunks, texts, strict=True)
                 ],
             )
+            idx._db.executemany(
+                "INSERT INTO units VALUES (?,?,?,?,?,?)",
+                [
+                    (uid, doc.path, chunk_id[u.chunk_ord], u.start, u.end, u.quote)
+                    for uid, u in zip(unit_ids, units, strict=True)
+                ],
+            )
             self._bump()
-        stale = [i for i in old if i not in set(ids)]
-        if stale:
-            idx.collection.delete(ids=stale)
+        stale = sorted(set(old) - set(unit_ids))
+        for i in range(0, len(stale), 500):
+            idx.collection.delete(ids=stale[i : i + 500])
 
     def remove(self, path: str) -> None:
         """Remove one document (catalog first, then its vectors)."""
         idx = self.index
-        old = [r[0] for r in idx._db.execute("SELECT id FROM chunks WHERE path=?", (path,))]
+        old = [r[0] for r in idx._db.execute("SELECT id FROM units WHERE path=?", (path,))]
         with idx._db:
+            idx._db.execute("DELETE FROM units WHERE path=?", (path,))
             idx._db.execute("DELETE FROM chunks WHERE path=?", (path,))
             idx._db.execute("DELETE FROM documents WHERE path=?", (path,))
             self._bump()
-        if old:
-            idx.collection.delete(ids=old)
+        for i in range(0, len(old), 500):
+            idx.collection.delete(ids=old[i : i + 500])
 
     def _bump(self) -> None:
         db = self.index._db

