@@ -469,7 +469,7 @@ class IndexWriter:
         stem = hashlib.sha1(doc.path.encode()).hexdigest()[:10] + ":" + doc.fingerprint[:12]
         ids = [f"{stem}:{c.ord}" for c in doc.chunks]
         texts = [embed_text(doc.title, c.context, c.text) for c in doc.chunks]
-        units = build_units(doc.title, doc.text, doc.chunks)
+        units = build_units(doc.title, doc.chunks)
         unit_ids = [f"{stem}:u{n}" for n in range(len(units))]
         chunk_id = {c.ord: cid for c, cid in zip(doc.chunks, ids, strict=True)}
         batch = 32

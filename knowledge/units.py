@@ -61,42 +61,56 @@ def is_heading(text: str, at_section_start: bool) -> bool:
     return at_section_start and len(text) <= _HEADING_MAX and not _FINAL.search(text)
 
 
-def build_units(title: str, text: str, chunks: Sequence[Any]) -> list[Unit]:
-    """The evidence units of a cleaned document, in document order."""
-    units: list[Unit] = []
-    lead: tuple[int, int, str] | None = None  # start, end, text of the current lead-in
-    short_title = title[:24]
-    for chunk in chunks:
+class UnitBuilder:
+    """Builds a document's units chunk by chunk, in order (a lead-in may govern the items of
+    the next chunks), so a document of any size never has to be held whole."""
+
+    def __init__(self, title: str) -> None:
+        self.short_title = title[:24]
+        # start, end and text of the current lead-in, and sentences seen since it
+        self._lead: tuple[int, int, str] | None = None
+        self._since_lead = 0
+
+    def add(self, chunk: Any) -> list[Unit]:
+        """The units of the next chunk."""
         # The top-level heading says what part of the document a sentence is in; the deeper
         # labels mostly repeat the sentence itself (measured: recall and rank both better).
         heads = [h for h in getattr(chunk, "headings", ()) if h]
-        head = heads[0][:30] if heads else short_title
+        head = heads[0][:30] if heads else self.short_title
+        units: list[Unit] = []
         for i, s in enumerate(split_sentences(chunk.text, base=chunk.start)):
             text_ = s.text
-            if _content_len(text_) < _MIN_CONTENT:
-                continue
-            if is_heading(text_, at_section_start=(i == 0)):
+            lead = self._lead
+            self._since_lead += 1
+            if _content_len(text_) < _MIN_CONTENT or is_heading(text_, at_section_start=(i == 0)):
                 continue
             quote, start = text_, s.start
             if _ITEM.match(text_) and lead is not None and s.start - lead[1] <= _LEAD_IN_REACH:
-                gap = text[lead[1] : s.start]
-                joint = "" if not gap.strip() else ELISION
+                joint = "" if self._since_lead == 1 else ELISION
                 quote, start = lead[2] + joint + text_, lead[0]
             elif _LEAD_IN.search(text_):
-                lead = _lead_in(text, chunk.start, s.start, s.end)
+                self._lead = _lead_in(chunk.text, chunk.start, s.start, s.end)
+                self._since_lead = 0
             elif not _ITEM.match(text_):
-                lead = None
+                self._lead = None
             embed = f"{head}\n{quote}" if head and head not in quote else quote
             units.append(Unit(chunk.ord, start, s.end, quote, embed))
-    return units
+        return units
 
 
-def _lead_in(text: str, floor: int, start: int, end: int) -> tuple[int, int, str]:
-    """The whole sentence that ends with a colon at `end`, not before `floor` (its chunk)."""
-    begin = start
-    while begin > floor and not _FULL_STOP.match(text[begin - 1]):
+def build_units(title: str, chunks: Sequence[Any]) -> list[Unit]:
+    """The evidence units of a cleaned document's chunks, in document order."""
+    builder = UnitBuilder(title)
+    return [u for chunk in chunks for u in builder.add(chunk)]
+
+
+def _lead_in(text: str, base: int, start: int, end: int) -> tuple[int, int, str]:
+    """The whole sentence that ends with a colon at `end`, within `text` (a chunk's text,
+    which starts at document offset `base`)."""
+    begin = start - base
+    while begin > 0 and not _FULL_STOP.match(text[begin - 1]):
         begin -= 1
-    piece = text[begin:end]
+    piece = text[begin : end - base]
     while len(piece) > _LEAD_IN_MAX:
         cuts = [i for i in (piece.find("；", 1), piece.find("，", 1)) if i > 0]
         if not cuts:

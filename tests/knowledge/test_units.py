@@ -16,7 +16,7 @@ LAW = (
 
 
 def _units(text: str) -> list[str]:
-    return [u.quote for u in build_units("考试条例", text, chunk_text(text, max_chars=120))]
+    return [u.quote for u in build_units("考试条例", chunk_text(text, max_chars=120))]
 
 
 def test_list_item_is_quoted_with_its_lead_in() -> None:
@@ -47,7 +47,7 @@ def test_lead_in_runs_back_over_semicolon_clauses() -> None:
 
 def test_headings_are_not_units_and_offsets_point_at_the_text() -> None:
     text = "一、岗位职责\n主考对考点的全部考务工作负总责。\n二、试卷安全\n保密室应设在二楼或以上。"
-    units = build_units("手册", text, chunk_text(text, max_chars=120))
+    units = build_units("手册", chunk_text(text, max_chars=120))
     assert [u.quote for u in units] == [
         "主考对考点的全部考务工作负总责。",
         "保密室应设在二楼或以上。",
