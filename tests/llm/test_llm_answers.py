@@ -186,10 +186,10 @@ def test_ask_json_reports_mode_and_removals(tmp_path: Path, seeds: Path) -> None
                              str(REPO.parent / "shared" / "eval" / "questions.jsonl")
                              if (REPO.parent / "shared").exists() else "/work/shared/eval/questions.jsonl"],
                             env=env, capture_output=True, text=True, timeout=300)  # fmt: skip
-    modes = json.loads(ev.stdout)["modes"]
-    assert set(modes) == {"extractive", "llm"}
-    assert modes["llm"]["refusal_rate"] == 1.0 and modes["llm"]["generated_answers"] > 0
-    assert modes["extractive"]["generated_answers"] == 0
+    modes = json.loads(ev.stdout)["sets"]
+    assert set(modes) == {"questions（摘录）", "questions（大模型）"}
+    assert modes["questions（大模型）"]["generated_answers"] > 0
+    assert modes["questions（摘录）"]["generated_answers"] == 0
 
 
 def test_figures() -> None:
