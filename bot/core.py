@@ -10,7 +10,6 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Protocol
@@ -30,7 +29,6 @@ RoleCheck = Callable[[Message], set[str]]
 
 # A guided dialogue left unanswered this long is dropped.
 DIALOGUE_IDLE_SECONDS = 30 * 60
-_SEEN_DELIVERIES = 10_000
 
 
 class Dialogue(Protocol):
@@ -59,7 +57,6 @@ class Core:
         self.commands: dict[str, Command] = {}
         self.role_checks: list[RoleCheck] = []
         self._dialogues: dict[tuple[int, int], tuple[Dialogue, float]] = {}
-        self._seen: OrderedDict[int, list[Reply]] = OrderedDict()
         self._lock = threading.Lock()
         self.register("ask", self.cmd_ask, "提问（群里用 /ask 问题）")
         self.register("help", self.cmd_help, "查看可用命令")
@@ -81,18 +78,17 @@ class Core:
 
     # ------------------------------------------------------------------ routing
     def handle(self, msg: Message) -> list[Reply]:
-        """Handle one message and return the replies (a repeated delivery gets the same ones)."""
-        if msg.update_id is not None:
-            with self._lock:
-                if msg.update_id in self._seen:
-                    return self._seen[msg.update_id]
-        replies = self._route(msg)
-        if msg.update_id is not None:
-            with self._lock:
-                self._seen[msg.update_id] = replies
-                while len(self._seen) > _SEEN_DELIVERIES:
-                    self._seen.popitem(last=False)
-        return replies
+        """Handle one message and return the replies.
+
+        A repeated delivery of a message that stored something gets the same reply, looked up
+        in the database (which every process shares), never from memory.
+        """
+        commands = self.services.report_commands
+        if commands is not None:
+            seen = commands.redelivered(msg)
+            if seen is not None:
+                return seen
+        return self._route(msg)
 
     def _route(self, msg: Message) -> list[Reply]:
         text = (msg.text or "").strip()
