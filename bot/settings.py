@@ -170,6 +170,9 @@ class TelegramSettings(BaseSettings):
     telegram_base_url: str | None = Field(
         None, description="Another Bot API server, e.g. http://127.0.0.1:8081/bot"
     )
+    telegram_timeout: float = Field(
+        10.0, gt=0, description="Seconds to wait for the Bot API to answer one request."
+    )
     telegram_proxy: str | None = Field(
         None,
         description="Proxy for every Bot API request, e.g. http://127.0.0.1:7890 or "

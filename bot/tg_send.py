@@ -20,6 +20,7 @@ from telegram.error import (
 )
 from telegram.request import HTTPXRequest
 
+import prompts
 from bot.reports.outbox import PermanentSendError, TransientSendError
 from bot.settings import TelegramSettings
 from bot.tg_render import text_messages
@@ -30,9 +31,9 @@ def make_request(settings: TelegramSettings, polling: bool = False) -> HTTPXRequ
     return HTTPXRequest(
         connection_pool_size=1 if polling else 32,
         proxy=settings.telegram_proxy or None,
-        read_timeout=30.0 if polling else 10.0,
-        write_timeout=10.0,
-        connect_timeout=10.0,
+        read_timeout=30.0 if polling else settings.telegram_timeout,
+        write_timeout=settings.telegram_timeout,
+        connect_timeout=settings.telegram_timeout,
     )
 
 
@@ -48,14 +49,18 @@ def standalone_bot(settings: TelegramSettings) -> Bot:
 
 def classify(exc: TelegramError) -> PermanentSendError | TransientSendError:
     """Whether a failed Bot API call is worth retrying, and whether it may have gone through."""
-    reason = f"{type(exc).__name__}: {exc.message}"
-    if isinstance(exc, Forbidden | BadRequest | ChatMigrated | InvalidToken):
-        return PermanentSendError(reason)
+    detail = f"{type(exc).__name__}: {exc.message}"
+    if isinstance(exc, Forbidden):
+        return PermanentSendError(prompts.render("send_forbidden", detail=detail))
+    if isinstance(exc, BadRequest | ChatMigrated):
+        return PermanentSendError(prompts.render("send_bad_request", detail=detail))
+    if isinstance(exc, InvalidToken):
+        return PermanentSendError(prompts.render("bad_token") + f"（{detail}）")
     if isinstance(exc, TimedOut):
-        return TransientSendError(reason, ambiguous=True)
-    if isinstance(exc, RetryAfter | NetworkError):
-        return TransientSendError(reason)
-    return TransientSendError(reason)
+        return TransientSendError(prompts.render("send_timed_out", detail=detail), ambiguous=True)
+    if isinstance(exc, RetryAfter):
+        return TransientSendError(prompts.render("send_rate_limited", detail=detail))
+    return TransientSendError(prompts.render("send_failed", detail=detail))
 
 
 class TelegramSender:

@@ -155,17 +155,18 @@ class Outbox:
             row = s.get(Notice, notice_id)
             if row is None or row.status != "pending" or _aware(row.next_at) > now:
                 return None
+            chat_id, text, attempts = int(row.chat_id), row.text, row.attempts
+            resend = bool(row.uncertain)  # the last attempt's outcome is unknown
             claimed = s.execute(
                 update(Notice)
-                .where(Notice.id == notice_id, Notice.attempts == row.attempts)
-                .values(attempts=row.attempts + 1, uncertain=True, next_at=now + CLAIM_LEASE)
+                .where(Notice.id == notice_id, Notice.attempts == attempts)
+                .values(attempts=attempts + 1, uncertain=True, next_at=now + CLAIM_LEASE,
+                        resent=Notice.resent | resend)  # fmt: skip
+                .execution_options(synchronize_session=False)
             ).rowcount  # type: ignore[attr-defined]
             if not claimed:  # another sender (the bot and a cron tick) took it first
                 return None
-            resend = bool(row.uncertain)
-            if resend:
-                s.execute(update(Notice).where(Notice.id == notice_id).values(resent=True))
-            return int(row.chat_id), row.text, resend
+            return chat_id, text, resend
 
     def _settle(self, notice_id: int, **values: object) -> None:
         with self.db.unit() as s:
