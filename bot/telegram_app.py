@@ -518,6 +518,14 @@ def _reply(message_id: int | None) -> ReplyParameters | None:
     return ReplyParameters(message_id=message_id, allow_sending_without_reply=True)
 
 
+def _quiet_bootstrap(record: logging.LogRecord) -> bool:
+    """Drop PTB's own traceback for a failed start: `run` logs one line per attempt instead."""
+    return not (
+        record.name.startswith("telegram.ext")
+        and record.getMessage().startswith("Network Retry Loop (Bootstrap")
+    )
+
+
 def run(services_factory: Callable[[], Services], settings: TelegramSettings,
         webhook: dict[str, Any] | None = None, max_delay: float = 60.0) -> None:  # fmt: skip
     """Run the bot until interrupted: long polling, or a webhook server.
@@ -527,6 +535,8 @@ def run(services_factory: Callable[[], Services], settings: TelegramSettings,
     """
     token = settings.telegram_bot_token
     assert token
+    for handler in logging.getLogger().handlers:
+        handler.addFilter(_quiet_bootstrap)
     bot = TelegramBot(services_factory, settings)
     attempt = 0
     while True:
