@@ -21,7 +21,7 @@ from bot.reports.forms import (
     parse_level,
     parse_report_line,
 )
-from bot.reports.limits import clip, too_long
+from bot.reports.limits import clip, field_problem
 from bot.reports.notify import Notifier, site_line
 from bot.reports.outbox import PendingNotice
 from bot.reports.service import IncidentView, ReportError, ReportService, ReportView, SiteInfo
@@ -431,12 +431,12 @@ class IncidentDialogue:
         elif name == "description":
             if len(value) < 2:
                 return [Reply(self.prompt())], False
-            long = too_long("description", value)
+            long = field_problem("description", value)
             if long:
                 return [Reply(f"{long}\n{self.prompt()}")], False
             self.form.description = value
         else:
-            long = too_long(name, value)
+            long = field_problem(name, value)
             if long:
                 return [Reply(f"{long}\n{self.prompt()}")], False
             setattr(self.form, name, "" if value in SKIP else value)

@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from functools import cache
 from typing import Literal
 
-from bot.reports.limits import clip, too_long
+from bot.reports.limits import clip, field_problem
 
 
 class FormError(ValueError):
@@ -130,7 +130,7 @@ class ReportForm:
                 raise FormError(
                     [f"「{f.label}」不能为空，请写明情况。例如：{f.aliases[0]}={f.example}"]
                 )
-            long = too_long(f.name, raw)
+            long = field_problem(f.name, raw)
             if long:
                 raise FormError([long])
             self.values[f.name] = "" if raw in ("无", "-") and not f.required else raw
@@ -152,7 +152,11 @@ class ReportForm:
             out.append(f"「违纪/作弊人数」（{vio}）不能大于实考人数（{pre}）。")
         for f in REPORT_FIELDS:
             value = self.values.get(f.name)
-            if f.kind == "text" and isinstance(value, str) and (long := too_long(f.name, value)):
+            if (
+                f.kind == "text"
+                and isinstance(value, str)
+                and (long := field_problem(f.name, value))
+            ):
                 out.append(long)
         return out
 
@@ -229,4 +233,4 @@ INCIDENT_TEXT_FIELDS = ("description", "room", "occurred", "measures")
 
 def incident_problems(form: IncidentForm) -> list[str]:
     """Every field of an incident that is over its length limit, as Chinese messages."""
-    return [m for name in INCIDENT_TEXT_FIELDS if (m := too_long(name, getattr(form, name)))]
+    return [m for name in INCIDENT_TEXT_FIELDS if (m := field_problem(name, getattr(form, name)))]

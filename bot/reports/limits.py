@@ -7,6 +7,7 @@ would store anything) exactly as on PostgreSQL (which would fail) — and never 
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 
@@ -38,15 +39,30 @@ LIMITS: dict[str, Limit] = {
 }
 
 
-def too_long(field: str, value: str) -> str | None:
-    """The Chinese message when `value` is over the limit of `field`, else None."""
+# Control characters (NUL above all) that PostgreSQL refuses in text and no person means to send.
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+
+
+def field_problem(field: str, value: str) -> str | None:
+    """The Chinese message when `value` cannot be stored in `field` as it is, else None."""
     limit = LIMITS[field]
+    if _CONTROL.search(value):
+        return (
+            f"「{limit.label}」里有无法保存的控制字符（多为复制粘贴带入）。"
+            "请删去后重新填写；这一次什么都没有保存。"
+        )
     if len(value) <= limit.chars:
         return None
     return (
         f"「{limit.label}」最多 {limit.chars} 个字，你写了 {len(value)} 个字。"
         "请精简后重新填写（可分几次报告）；这一次什么都没有保存。"
     )
+
+
+def printable(text: str) -> str:
+    """`text` without control characters: for logged text that is not user content to confirm
+    (questions in the answer log, display names), which PostgreSQL would otherwise refuse."""
+    return _CONTROL.sub("", text)
 
 
 def clip(text: str, chars: int = 30) -> str:

@@ -160,8 +160,12 @@ class Outbox:
             claimed = s.execute(
                 update(Notice)
                 .where(Notice.id == notice_id, Notice.attempts == attempts)
-                .values(attempts=attempts + 1, uncertain=True, next_at=now + CLAIM_LEASE,
-                        resent=Notice.resent | resend)  # fmt: skip
+                .values(
+                    attempts=attempts + 1,
+                    uncertain=True,
+                    next_at=now + CLAIM_LEASE,
+                    **({"resent": True} if resend else {}),
+                )
                 .execution_options(synchronize_session=False)
             ).rowcount  # type: ignore[attr-defined]
             if not claimed:  # another sender (the bot and a cron tick) took it first

@@ -29,7 +29,7 @@ from bot.reports.forms import (
     ReportForm,
     incident_problems,
 )
-from bot.reports.limits import LIMITS, clip, too_long
+from bot.reports.limits import LIMITS, clip, field_problem, printable
 from bot.reports.outbox import Outbox, PendingNotice
 from bot.reports.schedule import Clock, Schedule
 from bot.store.db import Database
@@ -273,7 +273,7 @@ class ReportService:
                 problems.append(f"第 {line} 行考点代码“{clip(code)}”无效（不能含空格）")
             elif long := next(
                 (m for f, v in (("code", code), ("name", name), ("district", district),
-                                ("join_code", join)) if (m := too_long(f, v))), None,
+                                ("join_code", join)) if (m := field_problem(f, v))), None,
             ):  # fmt: skip
                 problems.append(f"第 {line} 行：{long.split('。')[0]}。")
             elif code in rows:
@@ -340,6 +340,11 @@ class ReportService:
     # ------------------------------------------------------------------ people
     def bind(self, user_id: int, user_name: str, code: str, join_code: str) -> tuple[SiteInfo, str]:
         """Bind a user to a site. Returns the site and "new" | "same" | "moved"."""
+        user_name = printable(user_name)[: LIMITS["user_name"].chars]
+        if printable(code) != code or printable(join_code) != join_code:
+            raise ReportError(
+                "考点代码或加入码不对，未绑定。请向招生办核对后重发：/bind 考点代码 加入码"
+            )
         with self.db.unit() as s:
             site = s.scalars(select(Site).where(Site.code == code)).first()
             if site is None or site.join_code != join_code:
@@ -391,7 +396,7 @@ class ReportService:
         problems = form.problems() if form is not None else []
         if problems:
             raise ReportError("\n".join(problems))
-        user_name = user_name[: LIMITS["user_name"].chars]  # a display label, not user content
+        user_name = printable(user_name)[: LIMITS["user_name"].chars]  # a label, not content
 
         def write(s: Session) -> ReportView:
             site = self._bound_site(s, user_id, lock=True)
@@ -487,7 +492,7 @@ class ReportService:
         problems = incident_problems(form)
         if problems:
             raise ReportError("\n".join(problems))
-        user_name = user_name[: LIMITS["user_name"].chars]  # a display label, not user content
+        user_name = printable(user_name)[: LIMITS["user_name"].chars]  # a label, not content
 
         def write(s: Session) -> IncidentView:
             incident = Incident(

@@ -118,9 +118,7 @@ async def test_a_timed_out_send_is_resent_marked_as_a_resend(h: Harness, api: Fa
     assert notice.status == "sent" and notice.resent
 
 
-async def test_reminders_give_up_after_max_attempts_and_say_so(
-    h: Harness, api: FakeBotAPI
-) -> None:
+async def test_reminders_give_up_after_max_attempts_and_say_so(h: Harness, api: FakeBotAPI) -> None:
     h.bind(CHIEF)
     api.fail("sendMessage", 500, times=50, chat_id=CHIEF)
     h.clock.set("2027-06-07 19:00")
@@ -132,9 +130,7 @@ async def test_reminders_give_up_after_max_attempts_and_say_so(
     assert "提醒" in h.text(COORDINATOR, "/status")
 
 
-async def test_missed_digest_is_caught_up_after_a_day_offline(
-    h: Harness, api: FakeBotAPI
-) -> None:
+async def test_missed_digest_is_caught_up_after_a_day_offline(h: Harness, api: FakeBotAPI) -> None:
     h.bind(CHIEF)
     h.text(CHIEF, "/zero")
     # Down from 06-07 10:00 to 06-08 12:00: neither the 19:00 reminder nor the 20:00 digest ran.

@@ -142,7 +142,9 @@ async def test_permanent_errors_on_replies_are_not_retried(tmp_path: Path,
         api.fail("sendMessage", 400, times=1, chat_id=8)
         api.say(7, 7, "/help")
         api.say(8, 8, "/help")
-        await api.wait_for(lambda c: len([x for x in c if x.method.startswith("sendMessage!")]) == 2)
+        await api.wait_for(
+            lambda c: len([x for x in c if x.method.startswith("sendMessage!")]) == 2
+        )
         await api.settle(2.0)
         for chat in (7, 8):
             tries = [c for c in api.calls if c.method.startswith("sendMessage")
