@@ -24,7 +24,9 @@ _PATTERNS: tuple[tuple[re.Pattern[str], str], ...] = (
     (re.compile(r"(?i)(bearer\s+)[A-Za-z0-9._~+/=-]{8,}"), r"\1" + MASK),
     # SQLAlchemy error parameters (join codes, report text)
     (re.compile(r"\[parameters: .*?\](?=\s*(?:\(|$))", re.S), "[parameters: " + MASK + "]"),
-    (re.compile(r"(?i)(join_code\W{1,4})[^\s,;'\")]+"), r"\1" + MASK),
+    (re.compile(r"""(?i)(join_code['"]?\s*[:=]\s*['"]?)[^\s,;'")}]+"""), r"\1" + MASK),
+    # PostgreSQL error details quote the row or key values
+    (re.compile(r"(DETAIL:\s+).*"), r"\1" + MASK),
     # The join code of a /bind command
     (re.compile(r"(/bind(?:@\w+)?\s+\S+\s+)\S+"), r"\1" + MASK),
 )
