@@ -502,7 +502,10 @@ class TelegramBot:
     # ------------------------------------------------------------------ errors
     async def on_error(self, update: object, context: ContextTypes.DEFAULT_TYPE) -> None:
         """Log the error and tell the user something went wrong, instead of going silent."""
-        log.error("update %s failed", getattr(update, "update_id", "?"), exc_info=context.error)
+        if isinstance(context.error, NetworkError):  # Telegram unreachable or slow: expected
+            log.warning("update %s: %s", getattr(update, "update_id", "polling"), context.error)
+        else:
+            log.error("update %s failed", getattr(update, "update_id", "?"), exc_info=context.error)
         if isinstance(update, Update) and update.effective_chat is not None:
             try:
                 await context.bot.send_message(

@@ -10,6 +10,7 @@ import asyncio
 import contextlib
 import itertools
 import json
+import random
 import re
 import time
 from dataclasses import dataclass, field
@@ -78,6 +79,12 @@ class FakeBotAPI:
         self.members: dict[tuple[int, int], str] = {}  # (chat, user) -> status
         self._failures: list[tuple[str, int, int | None, int, int | None]] = []
         self._slow: list[tuple[str, float, int, int | None]] = []
+        # Random faults (soak): share of calls of `chaos_methods` that fail, and what happened.
+        self.chaos = 0.0
+        self.chaos_methods: tuple[str, ...] = ("sendMessage",)
+        self.chaos_slow = 3.0
+        self.chaos_rng = random.Random(9)
+        self.injected: dict[str, int] = {}
         self._update_ids = itertools.count(1)
         self._message_ids = itertools.count(1)
         self._new = asyncio.Event()
@@ -209,12 +216,30 @@ class FakeBotAPI:
                     body["parameters"] = {"retry_after": retry_after}
                     body["description"] += f": retry after {retry_after}"
                 return web.json_response(body, status=status)
+        slow_by_chaos = 0.0
+        if self.chaos and method in self.chaos_methods and self.chaos_rng.random() < self.chaos:
+            kind = self.chaos_rng.choice(
+                ("500", "429", "slow") if method != "getUpdates" else ("500", "429")
+            )
+            self.injected[kind] = self.injected.get(kind, 0) + 1
+            if kind == "slow":  # delivered, but answered after the client gave up
+                slow_by_chaos = self.chaos_slow
+            else:
+                self.calls.append(Call(f"{method}!{kind}", params, files))
+                status = int(kind)
+                body = {"ok": False, "error_code": status, "description": _DESCRIPTIONS.get(
+                    status, "Internal Server Error")}  # fmt: skip
+                if status == 429:
+                    body["parameters"] = {"retry_after": 1}
+                return web.json_response(body, status=status)
         if method != "getUpdates":
             self.calls.append(Call(method, params, files))
         handler = getattr(self, f"m_{method}", None)
         if handler is None:
             return web.json_response({"ok": True, "result": True})
         result = await handler(params, files)
+        if slow_by_chaos:
+            await asyncio.sleep(slow_by_chaos)
         for i, (name, seconds, times, only) in enumerate(self._slow):
             if name == method and (only is None or int(params.get("chat_id", 0)) == only):
                 if times - 1 <= 0:
