@@ -18,6 +18,7 @@ import prompts
 from bot.messages import Message, OutFile, Passage, Reply
 from bot.qa import InvalidQuestion
 from bot.render import answer_plain
+from bot.reports.limits import clip
 from bot.services import Services
 
 __all__ = ["Core", "Dialogue", "Message", "OutFile", "Passage", "Reply"]
@@ -107,7 +108,7 @@ class Core:
                 prefix = [Reply(prompts.load("dialogue_dropped"))]
             command = self.commands.get(name)
             if command is None:
-                return [*prefix, Reply(prompts.render("unknown_command", command=name))]
+                return [*prefix, Reply(prompts.render("unknown_command", command=clip(name)))]
             return prefix + command.handler(msg, args.strip())
         if active:
             replies, done = active[0].step(msg, text)

@@ -60,7 +60,7 @@ class Notifier:
             if (
                 self.schedule.is_reporting_day(day)
                 and not self.service.was_sent("digest", day, "all")
-                and self.service.sites(existing_on=day)
+                and self.service.had_sites(day)
             ):
                 jobs.append(Job(now, "digest", day))
         for day in self.schedule.upcoming(today, days):

@@ -327,6 +327,17 @@ class ReportService:
         with self.db.read() as s:
             return list(s.scalars(select(Site.join_code)))
 
+    def had_sites(self, day: date) -> bool:
+        """Whether any site had been imported by the end of `day`."""
+        end = datetime.combine(
+            day + timedelta(days=1), datetime.min.time(), tzinfo=self.schedule.tz
+        )
+        with self.db.read() as s:
+            return (
+                s.scalar(select(Site.id).where(Site.created_at < end.astimezone(UTC)).limit(1))
+                is not None
+            )
+
     def sites(self, existing_on: date | None = None) -> list[SiteInfo]:
         """All sites by code; with `existing_on`, only those imported by the end of that day."""
         query = select(Site).order_by(Site.code)

@@ -171,3 +171,51 @@ async def test_reports_tick_sends_through_the_bot_api_or_says_it_cannot(
     assert [n.status for n in _outbox(h).notices()] == ["sent"]
     out = await asyncio.to_thread(_kaowu, env, "reports", "tick")
     assert len(_delivered(api, COORDINATOR_CHAT)) == 1  # a second tick sends nothing again
+
+
+def test_migration_adds_the_outbox_and_keeps_every_row(tmp_path: Path, db_url: str) -> None:
+    """From the schema before the outbox (0002) to head, with data in it, on both databases."""
+    import sqlalchemy as sa
+    from alembic import command
+    from alembic.config import Config
+
+    from bot.store.db import Database, migrate, normalise_url
+
+    db = Database(normalise_url(db_url or None, tmp_path))
+    cfg = Config()
+    cfg.set_main_option("script_location", str(REPO / "bot" / "store" / "migrations"))
+    with db.engine.begin() as conn:
+        cfg.attributes["connection"] = conn
+        command.upgrade(cfg, "0002")
+    with db.engine.begin() as conn:
+        conn.execute(sa.text("INSERT INTO sites (code, name, district, join_code, created_at, "
+                             "updated_at) VALUES ('001', '一中', '城区', 'J1', :t, :t)"),
+                     {"t": "2027-06-07 01:00:00+00:00"})  # fmt: skip
+        conn.execute(sa.text("INSERT INTO reports (site_id, report_date, version, kind, duty, "
+                             "equipment, remarks, submitted_by, submitted_name, submitted_at, "
+                             "late) VALUES (1, '2027-06-07', 1, 'zero', '', '', '正常', 101, "
+                             "'张', :t, false)"), {"t": "2027-06-07 01:00:00+00:00"})  # fmt: skip
+    migrate(db.engine)
+    migrate(db.engine)  # idempotent
+    with db.engine.connect() as conn:
+        assert conn.execute(sa.text("SELECT remarks FROM reports")).scalar() == "正常"
+        assert conn.execute(sa.text("SELECT join_code FROM sites")).scalar() == "J1"
+        assert conn.execute(sa.text("SELECT count(*) FROM notices")).scalar() == 0
+        assert conn.execute(sa.text("SELECT version_num FROM alembic_version")).scalar() == "0003"
+    db.close()
+
+
+@pytest.mark.parametrize("scheme", ["http", "socks5"])
+async def test_telegram_proxy_is_used_for_every_request(
+    h: Harness, api: FakeBotAPI, scheme: str
+) -> None:
+    """With TELEGRAM_PROXY set to a dead proxy, the reachable API is not reached directly."""
+    _escalate(h)
+    tg = TelegramSettings(_env_file=None, telegram_bot_token="123456:TEST-TOKEN",
+                          telegram_base_url=api.base_url, telegram_timeout=2,
+                          telegram_proxy=f"{scheme}://127.0.0.1:9")  # fmt: skip
+    report = await _outbox(h).deliver(TelegramSender(standalone_bot(tg)))
+    assert report.retried == 1 and report.sent == 0  # went to the proxy, which is down
+    assert api.sent("sendMessage") == []
+    (notice,) = _outbox(h).notices()
+    assert notice.status == "pending" and "暂时无法发送" in notice.last_error

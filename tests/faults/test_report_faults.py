@@ -112,3 +112,8 @@ def test_sites_file_over_a_column_limit_is_refused_by_line(h: Harness) -> None:
     else:
         raise AssertionError("accepted a name over the limit")
     assert [s.code for s in h.services.reports.sites()] == ["001", "002", "003"]  # all or none
+
+
+def test_unknown_command_of_100kb_is_not_echoed_whole(h: Harness) -> None:
+    out = h.text(101, "/" + "x" * 100_000)
+    assert "没有 /" in out and "…" in out and len(out) < 500
