@@ -267,7 +267,12 @@ class TelegramBot:
 
     async def _handle(self, msg: Message) -> list[Reply]:
         assert self.core is not None
-        return await asyncio.to_thread(self.core.handle, msg)
+        from knowledge.index import IndexUnavailable
+
+        try:
+            return await asyncio.to_thread(self.core.handle, msg)
+        except IndexUnavailable as exc:  # the index server is down: say so, keep serving
+            return [Reply(str(exc))]
 
     def _addressed(self, message: TgMessage, bot_id: int, username: str) -> tuple[bool, str]:
         """Whether a group message is for the bot (mention or reply), and its text without it."""
@@ -488,14 +493,20 @@ class TelegramBot:
             return
         async with self._pump_lock:
             self._pump_again = True
-            while self._pump_again and self.services is not None:
+            app = context.application
+            while self._pump_again and self.services is not None and app.running:
                 self._pump_again = False
                 notifier, reports = self.services.notifier, self.services.reports
                 if notifier is None or reports is None:
                     return
                 try:
                     await asyncio.to_thread(notifier.tick, reports.now())
-                    await reports.outbox.deliver(TelegramSender(context.bot), run=asyncio.to_thread)
+                    # Stop between sends when the bot is shutting down: the rest stays queued.
+                    await reports.outbox.deliver(
+                        TelegramSender(context.bot),
+                        run=asyncio.to_thread,
+                        keep_going=lambda: app.running,
+                    )
                 except Exception:  # the next poll tries again; nothing is marked sent
                     log.exception("sending notices failed")
 

@@ -192,12 +192,17 @@ class Outbox:
             )
 
     async def deliver(
-        self, sender: Sender, run: Callable[..., Any] | None = None, limit: int = 100
+        self,
+        sender: Sender,
+        run: Callable[..., Any] | None = None,
+        limit: int = 100,
+        keep_going: Callable[[], bool] = lambda: True,
     ) -> DeliveryReport:
         """Send every due notice once through `sender` and record each outcome.
 
         `run(fn, *args)` runs a blocking database call (the bot passes `asyncio.to_thread`);
-        by default calls are made directly.
+        by default calls are made directly. `keep_going` is asked before each notice, so a
+        shutting-down bot stops between sends (what is left stays pending for the next start).
         """
 
         async def call(fn: Callable[..., Any], *args: Any) -> Any:
@@ -207,6 +212,8 @@ class Outbox:
 
         report = DeliveryReport()
         for notice_id in await call(self.due_ids, limit):
+            if not keep_going():
+                break
             claimed = await call(self._claim, notice_id)
             if claimed is None:
                 continue
