@@ -195,3 +195,68 @@ def test_database_error_on_import_shows_no_parameters(tmp_path: Path, pg_url: st
     out = kaowu(d, "-v", "sites", "import", str(csv), DATABASE_URL=pg_url)
     assert "CheckViolation" in out.stderr and "[parameters: ***]" in out.stderr
     assert "SECRET-JOIN-77" not in out.stderr + out.stdout
+
+
+def _free_port() -> int:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@pytest.mark.service
+def test_console_outlives_a_chroma_server_that_goes_away(tmp_path: Path) -> None:
+    """The index server dies mid-session: that question gets a message; the report commands
+    typed after it still run."""
+    import signal
+    import time
+    import urllib.request
+
+    port = _free_port()
+    chroma = Path(sys.executable).with_name("chroma")
+    server = subprocess.Popen([str(chroma), "run", "--path", str(tmp_path / "srv"), "--port",
+                               str(port)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)  # fmt: skip
+    try:
+        for _ in range(150):
+            try:
+                urllib.request.urlopen(f"http://127.0.0.1:{port}/api/v2/heartbeat", timeout=1)
+                break
+            except OSError:
+                time.sleep(0.2)
+        d = tmp_path / "data"
+        env = {**os.environ, "KAOWU_DATA_DIR": str(d), "PYTHONPATH": str(REPO),
+               "CHROMA_HOST": "127.0.0.1", "CHROMA_PORT": str(port)}  # fmt: skip
+        env.pop("TELEGRAM_BOT_TOKEN", None)
+        env.pop("DATABASE_URL", None)
+        csv = tmp_path / "sites.csv"
+        csv.write_text(SITES_CSV, encoding="utf-8")
+        assert kaowu(d, "sites", "import", str(csv)).returncode == 0
+        console = subprocess.Popen([sys.executable, "-m", "bot.cli", "chat", "--user", "101"],
+                                   stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                                   stderr=subprocess.PIPE, env=env, cwd=tmp_path)  # fmt: skip
+        assert console.stdin is not None and console.stdout is not None
+
+        def ask(line: str) -> str:
+            assert console.stdin is not None and console.stdout is not None
+            # A marker command after the line: its reply ends this line's output.
+            console.stdin.write(line.encode() + b"\n/endofreply\n")
+            console.stdin.flush()
+            out = []
+            while b"endofreply" not in (got := console.stdout.readline()) and got:
+                out.append(got.decode("utf-8", "replace"))
+            return "".join(out)
+
+        assert "[1]" in ask("考生的手机在考场里响了怎么办？")  # first run: handbook ingested
+        server.send_signal(signal.SIGTERM)
+        server.wait(timeout=30)
+        down = ask("保密室每班至少几个人？")
+        # A message (the index's own when it raises IndexUnavailable), not an answer, not the end.
+        assert ("出了问题" in down or "Chroma" in down) and "[1]" not in down
+        assert "已绑定" in ask("/bind 001 AAA111")
+        assert "零报告" in ask("/zero")
+        console.stdin.close()
+        assert console.wait(timeout=60) == 0
+    finally:
+        if server.poll() is None:
+            server.kill()
