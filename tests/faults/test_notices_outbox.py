@@ -163,7 +163,16 @@ async def test_reports_tick_sends_through_the_bot_api_or_says_it_cannot(
     out = await asyncio.to_thread(_kaowu, env, "reports", "tick")
     assert out.returncode == 1 and "没有设置 TELEGRAM_BOT_TOKEN，无法发送通知" in out.stderr
     assert [n.status for n in _outbox(h).notices()] == ["pending"]  # kept for a later tick
-    env |= {"TELEGRAM_BOT_TOKEN": "123456:TEST-TOKEN", "TELEGRAM_BASE_URL": api.base_url}
+    env |= {
+        "TELEGRAM_BOT_TOKEN": "123456:TEST-TOKEN",
+        "TELEGRAM_BASE_URL": "http://127.0.0.1:9/bot",
+    }
+    out = await asyncio.to_thread(_kaowu, env, "reports", "tick")
+    assert (
+        out.returncode == 1 and "无法连接 Telegram" in out.stderr and "Traceback" not in out.stderr
+    )
+    assert [n.status for n in _outbox(h).notices()] == ["pending"]
+    env["TELEGRAM_BASE_URL"] = api.base_url
     out = await asyncio.to_thread(_kaowu, env, "reports", "tick")
     assert out.returncode == 0, out.stderr
     assert "已发送 1 条" in out.stdout
@@ -219,3 +228,23 @@ async def test_telegram_proxy_is_used_for_every_request(
     assert api.sent("sendMessage") == []
     (notice,) = _outbox(h).notices()
     assert notice.status == "pending" and "暂时无法发送" in notice.last_error
+
+
+async def test_bot_and_cron_tick_sending_at_once_send_each_notice_once(
+    h: Harness, api: FakeBotAPI
+) -> None:
+    """Two senders over one database (the bot's pump and `reports tick`) never double a notice."""
+    h.bind(CHIEF)
+    for i in range(12):
+        h.text(CHIEF, f"/incident 重大 事件{i}号 考场=0{i % 9}")
+    tg = TelegramSettings(_env_file=None, telegram_bot_token="123456:TEST-TOKEN",
+                          telegram_base_url=api.base_url)  # fmt: skip
+    async with standalone_bot(tg) as one, standalone_bot(tg) as two:
+        reports = await asyncio.gather(
+            _outbox(h).deliver(TelegramSender(one), run=asyncio.to_thread),
+            _outbox(h).deliver(TelegramSender(two), run=asyncio.to_thread),
+        )
+    assert sum(r.sent for r in reports) == 12
+    texts = _delivered(api, COORDINATOR_CHAT)
+    assert len(texts) == 12 and len({t.split("\n")[1] for t in texts}) == 12
+    assert {n.status for n in _outbox(h).notices()} == {"sent"}
