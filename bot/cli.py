@@ -94,16 +94,17 @@ def cmd_ask(args: argparse.Namespace) -> int:
     if not args.batch and args.question is None:
         print(prompts.load("ask_cli_usage"), file=sys.stderr)
         return 2
+    question = _readable(args.question) if args.question is not None else ""
     services = _services()
     try:
         _ensure(services)
         if args.batch:
             return _ask_batch(services, Path(args.batch), args.json)
         if args.json:
-            print(json.dumps(_ask_json(services, args.question), ensure_ascii=False))
+            print(json.dumps(_ask_json(services, question), ensure_ascii=False))
             return 0
         try:
-            answer = services.qa.ask(args.question)
+            answer = services.qa.ask(question)
         except InvalidQuestion as exc:
             print(str(exc), file=sys.stderr)
             return 2
@@ -121,40 +122,70 @@ def cmd_ask(args: argparse.Namespace) -> int:
         services.close()
 
 
+def _readable(text: str) -> str:
+    """Text from argv or a file with undecodable bytes (not UTF-8) shown as U+FFFD."""
+    return text.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
+
+
+def _batch_row(n: int, raw: bytes) -> tuple[dict[str, Any] | None, str | None]:
+    """One batch line as {id, question}, or the Chinese reason it cannot be asked."""
+    try:
+        line = raw.decode("utf-8-sig" if n == 1 else "utf-8")
+    except UnicodeDecodeError:
+        return None, prompts.render("batch_not_utf8", n=n)
+    try:
+        row = json.loads(line)
+    except ValueError:
+        return None, prompts.render("batch_bad_json", n=n)
+    if not isinstance(row, dict):
+        return None, prompts.render("batch_bad_json", n=n)
+    if row.get("id") in (None, ""):
+        return None, prompts.render("batch_no_id", n=n)
+    question = row.get("question")
+    if not isinstance(question, str) or not question.strip():
+        return None, prompts.render("batch_no_question", n=n)
+    return row, None
+
+
 def _ask_batch(services: Services, path: Path, as_json: bool) -> int:
     try:
-        lines = path.read_text(encoding="utf-8").splitlines()
+        lines = path.read_bytes().splitlines()
     except OSError as exc:
         print(f"无法读取 {path}：{exc.strerror or exc}", file=sys.stderr)
         return 1
     from bot.qa import InvalidQuestion
     from bot.render import answer_plain
+    from knowledge.index import IndexUnavailable
 
-    for n, line in enumerate(lines, 1):
-        if not line.strip():
+    errors = 0
+    for n, raw in enumerate(lines, 1):
+        if not raw.strip():
             continue
-        try:
-            row = json.loads(line)
-            if not isinstance(row, dict) or "question" not in row:
-                raise ValueError
-        except ValueError:
-            err = f"第 {n} 行不是含 question 字段的 JSON 对象"
-            print(json.dumps({"id": None, "line": n, "error": err}, ensure_ascii=False))
+        row, err = _batch_row(n, raw)
+        if row is None:
+            errors += 1
+            if as_json:
+                print(json.dumps({"id": None, "line": n, "error": err}, ensure_ascii=False))
+            else:
+                print(f"# 第 {n} 行：{err}\n", flush=True)
             continue
-        question = str(row["question"])
+        question = row["question"]
         try:
             answer = services.qa.ask(question)
-        except InvalidQuestion as exc:
+        except (InvalidQuestion, IndexUnavailable) as exc:
             result = {"question": question, "answered": False, "answer": str(exc),
                       "citations": [], "error": str(exc)}  # fmt: skip
             text = str(exc)
         else:
             result, text = answer.to_json(), answer_plain(answer)
         if as_json:
-            print(json.dumps({"id": row.get("id"), **result}, ensure_ascii=False), flush=True)
+            print(json.dumps({"id": row["id"], "line": n, **result}, ensure_ascii=False),
+                  flush=True)  # fmt: skip
         else:
-            print(f"# {row.get('id', n)} {question}\n{text}\n", flush=True)
-    return 0
+            print(f"# {row['id']} {question}\n{text}\n", flush=True)
+    if errors:
+        print(prompts.render("batch_errors", n=errors), file=sys.stderr)
+    return 1 if errors else 0
 
 
 def cmd_chat(args: argparse.Namespace) -> int:
@@ -226,16 +257,27 @@ def cmd_eval(args: argparse.Namespace) -> int:
     return 0
 
 
+def _reports(args: argparse.Namespace) -> tuple[Any, Any, Any]:
+    """(database, report service, notifier) without the knowledge index, which these commands
+    do not need (and which a read-only data directory may not open)."""
+    from bot.services import build_reports
+    from bot.settings import load_settings
+
+    settings = load_settings()
+    db, service, notifier, _commands, _answers = build_reports(settings)
+    args.redactor.add(service.join_codes())
+    return db, service, notifier
+
+
 def cmd_sites(args: argparse.Namespace) -> int:
     """kaowu sites import FILE.csv | kaowu sites list"""
     from bot.reports.service import SiteImportError
 
-    services = _services(reports=True)
-    assert services.reports is not None
+    db, service, _notifier = _reports(args)
     try:
         if args.action == "import":
             try:
-                added, updated = services.reports.import_sites_csv(Path(args.file))
+                added, updated = service.import_sites_csv(Path(args.file))
             except SiteImportError as exc:
                 print("导入失败，文件中的内容一条都没有写入：", file=sys.stderr)
                 for problem in exc.problems:
@@ -243,7 +285,7 @@ def cmd_sites(args: argparse.Namespace) -> int:
                 return 1
             print(f"考点导入完成：新增 {added}，更新 {updated}。")
             return 0
-        sites = services.reports.sites()
+        sites = service.sites()
         if args.json:
             print(json.dumps([s.__dict__ for s in sites], ensure_ascii=False))
         else:
@@ -252,7 +294,7 @@ def cmd_sites(args: argparse.Namespace) -> int:
             print(f"共 {len(sites)} 个考点。", file=sys.stderr)
         return 0
     finally:
-        services.close()
+        db.close()
 
 
 def cmd_reports(args: argparse.Namespace) -> int:
@@ -261,9 +303,7 @@ def cmd_reports(args: argparse.Namespace) -> int:
     from bot.reports.dates import parse_day, parse_range
     from bot.reports.service import ReportError
 
-    services = _services(reports=True)
-    service, notifier = services.reports, services.notifier
-    assert service is not None and notifier is not None
+    db, service, notifier = _reports(args)
     try:
         today = service.today()
         if args.action == "status":
@@ -290,23 +330,77 @@ def cmd_reports(args: argparse.Namespace) -> int:
             else:
                 start, end = parse_range(args.date or "", today)
             writer = export.to_csv if args.format == "csv" else export.to_xlsx
-            data = writer(service, start, end)
             out = Path(
                 args.output
                 or f"kaowu-{start}{'' if start == end else '_' + str(end)}.{args.format}"
             )
-            out.write_bytes(data)
+            problem = _output_problem(out)
+            if problem:
+                raise ReportError(problem)
+            data = writer(service, start, end)
+            try:
+                out.write_bytes(data)
+            except OSError as exc:
+                raise ReportError(
+                    prompts.render("export_write_failed", path=out, reason=exc.strerror or exc)
+                ) from exc
             print(f"已导出 {start}{'' if start == end else ' 至 ' + str(end)} 的报表：{out}")
             return 0
-        # tick: send what is due now (for use from cron when the Telegram bot is not running)
-        for reply in notifier.tick(service.now()):
-            print(f"[发往 {reply.chat_id}] {reply.text}")
-        return 0
+        return _tick(service, notifier)
     except ReportError as exc:
         print(str(exc), file=sys.stderr)
         return 2
     finally:
-        services.close()
+        db.close()
+
+
+def _output_problem(out: Path) -> str | None:
+    """Why a report cannot be written to `out` (in Chinese), or None."""
+    if out.is_dir():
+        return prompts.render("export_is_dir", path=out)
+    parent = out.parent if str(out.parent) else Path(".")
+    if not parent.is_dir():
+        return prompts.render("export_no_parent", path=out, parent=parent)
+    if not os.access(parent, os.W_OK) or (out.exists() and not os.access(out, os.W_OK)):
+        return prompts.render("export_write_failed", path=out, reason="没有写权限")
+    return None
+
+
+def _tick(service: Any, notifier: Any) -> int:
+    """Queue the reminders and digests that are due and send every due notice.
+
+    For cron when the bot is not running; sends through the Bot API when a token is set.
+    """
+    import asyncio
+
+    from bot.settings import TelegramSettings
+
+    queued = notifier.tick(service.now())
+    tg = TelegramSettings()
+    if not tg.telegram_bot_token:
+        pending = service.outbox.due_ids()
+        print(prompts.render("tick_no_token", queued=len(queued), pending=len(pending)),
+              file=sys.stderr)  # fmt: skip
+        return 1 if pending else 0
+
+    from bot.tg_send import TelegramSender, standalone_bot
+
+    async def send() -> Any:
+        async with standalone_bot(tg) as bot:
+            return await service.outbox.deliver(TelegramSender(bot))
+
+    from telegram.error import TelegramError
+
+    try:
+        report = asyncio.run(send())
+    except TelegramError as exc:
+        print(prompts.render("tick_unreachable", error=exc,
+                             pending=len(service.outbox.due_ids())), file=sys.stderr)  # fmt: skip
+        return 1
+    left = len(service.outbox.notices(status="pending"))
+    print(prompts.render("tick_done", queued=len(queued), sent=report.sent,
+                         retried=report.retried, failed=report.failed, pending=left))  # fmt: skip
+    return 0 if not report.failed and not report.retried else 1
 
 
 def cmd_feedback(args: argparse.Namespace) -> int:
@@ -359,6 +453,8 @@ def cmd_run(args: argparse.Namespace) -> int:
 
     def factory() -> Services:
         services = build_services(settings, reports=True)
+        if services.reports is not None:
+            args.redactor.add(services.reports.join_codes())
         warning = index_warning(services)
         if warning:
             print(warning, file=sys.stderr)
@@ -371,7 +467,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     from telegram.error import InvalidToken
 
     try:
-        run(factory, tg.telegram_bot_token, tg.telegram_base_url, webhook)
+        run(factory, tg, webhook)
     except InvalidToken:
         print(prompts.load("bad_token"), file=sys.stderr)
         return 1
@@ -451,19 +547,24 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the `kaowu` script."""
     os.environ.setdefault("ANONYMIZED_TELEMETRY", "False")
+    # Everything kaowu creates (database, index, exports) is private to the user running it.
+    os.umask(0o077)
     parser = build_parser()
     args = parser.parse_args(argv)
     logging.basicConfig(
         level=logging.INFO if args.verbose else logging.WARNING,
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
+    args.redactor = _install_redaction()
     try:
         if args.command is None:
             # The bot when a token is configured, otherwise the console.
             from bot.settings import TelegramSettings
 
             token = TelegramSettings().telegram_bot_token
+            redactor = args.redactor
             args = parser.parse_args(["run"] if token else ["chat"])
+            args.redactor = redactor
         return int(args.func(args))
     except KeyboardInterrupt:
         return 130
@@ -474,18 +575,36 @@ def main(argv: Sequence[str] | None = None) -> int:
         message = _explain(exc)
         if message is None:
             raise
-        print(message, file=sys.stderr)
+        logging.getLogger(__name__).info("error details", exc_info=exc)  # redacted, with -v
+        print(args.redactor(message), file=sys.stderr)
         return 1
+
+
+def _install_redaction() -> Any:
+    """Hide the bot token, API keys and join codes in every log line from here on."""
+    from bot.logsafe import Redactor, install_redaction
+
+    secrets = [os.environ.get(name) for name in ("TELEGRAM_BOT_TOKEN", "LLM_API_KEY")]
+    try:
+        from bot.settings import LLMSettings, TelegramSettings
+
+        secrets += [TelegramSettings().telegram_bot_token, LLMSettings().llm_api_key]
+    except Exception:  # a malformed setting is reported later, with its own message
+        pass
+    redactor = Redactor(secrets)
+    install_redaction(redactor)
+    return redactor
 
 
 def _explain(exc: Exception) -> str | None:
     """A Chinese explanation of an error the user can fix (configuration, services), if any."""
     from pydantic import ValidationError
-    from sqlalchemy.exc import OperationalError
+    from sqlalchemy.exc import ArgumentError, DBAPIError, OperationalError
 
     from bot.llm import LLMUnavailable
     from bot.reports.schedule import ScheduleError
     from bot.rerank import RerankerUnavailable
+    from bot.store.db import DatabaseUnavailable
     from knowledge.embeddings import EmbedderUnavailable
     from knowledge.index import IndexUnavailable
 
@@ -501,12 +620,28 @@ def _explain(exc: Exception) -> str | None:
         LLMUnavailable,
         RerankerUnavailable,
         IndexUnavailable,
+        DatabaseUnavailable,
     )
     if isinstance(exc, known):
         return str(exc)
-    if isinstance(exc, OperationalError):
-        return f"无法连接数据库，请检查 DATABASE_URL：{exc.orig}"
+    if isinstance(exc, ArgumentError):
+        return prompts.load("database_url_bad")
+    if isinstance(exc, OperationalError) and _is_connect_error(exc):
+        # The driver's own first line (host, port, reason) without SQL or parameters.
+        reason = str(exc.orig).strip().splitlines()[0] if exc.orig else type(exc).__name__
+        return prompts.render("database_unreachable", reason=reason)
+    if isinstance(exc, DBAPIError):
+        # Never the raw error: it carries the statement and its parameters (join codes).
+        return prompts.render("database_error", kind=type(exc.orig or exc).__name__)
     return None
+
+
+def _is_connect_error(exc: Exception) -> bool:
+    """Whether a database error happened while connecting (not in a statement)."""
+    return (
+        getattr(exc, "statement", None) in (None, "")
+        or "connect" in str(getattr(exc, "orig", "")).lower()
+    )
 
 
 if __name__ == "__main__":

@@ -2,12 +2,30 @@
 
 from __future__ import annotations
 
+import io
+import logging
 import sys
 from pathlib import Path
 from typing import TextIO
 
 import prompts
 from bot.core import Core, Message, Reply
+
+log = logging.getLogger(__name__)
+
+
+def _answer(core: Core, msg: Message) -> list[Reply]:
+    """The core's replies; a failure (index down, a bug) is one message, not the end of the
+    session, so the commands typed after it still run."""
+    from knowledge.index import IndexUnavailable
+
+    try:
+        return core.handle(msg)
+    except IndexUnavailable as exc:
+        return [Reply(str(exc))]
+    except Exception:
+        log.exception("handling a console line failed")
+        return [Reply(prompts.load("handler_error"))]
 
 
 def _show(reply: Reply, out: TextIO, export_dir: Path) -> None:
@@ -33,6 +51,9 @@ def run_console(
 ) -> int:
     """Read messages line by line and print the replies; interactive when stdin is a terminal."""
     stdin = stdin or sys.stdin
+    if isinstance(stdin, io.TextIOWrapper):
+        # One line that is not UTF-8 must not end the session: show its bad bytes as U+FFFD.
+        stdin.reconfigure(errors="replace")
     out = stdout or sys.stdout
     interactive = stdin.isatty()
     export_dir = core.services.settings.data_dir / "exports"
@@ -61,8 +82,12 @@ def run_console(
             user_name=name,
             is_private=chat_id == user_id,
         )
-        for reply in core.handle(msg):
-            _show(reply, out, export_dir)
+        for reply in _answer(core, msg):
+            try:
+                _show(reply, out, export_dir)
+            except OSError as exc:  # e.g. the exports folder cannot be written
+                out.write(prompts.render("export_write_failed", path=export_dir,
+                                         reason=exc.strerror or exc) + "\n")  # fmt: skip
         if not interactive:
             out.write("\n")
         out.flush()

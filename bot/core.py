@@ -10,7 +10,6 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Protocol
@@ -19,6 +18,7 @@ import prompts
 from bot.messages import Message, OutFile, Passage, Reply
 from bot.qa import InvalidQuestion
 from bot.render import answer_plain
+from bot.reports.limits import clip
 from bot.services import Services
 from knowledge.units import ELISION
 
@@ -31,7 +31,6 @@ RoleCheck = Callable[[Message], set[str]]
 
 # A guided dialogue left unanswered this long is dropped.
 DIALOGUE_IDLE_SECONDS = 30 * 60
-_SEEN_DELIVERIES = 10_000
 
 
 class Dialogue(Protocol):
@@ -60,7 +59,6 @@ class Core:
         self.commands: dict[str, Command] = {}
         self.role_checks: list[RoleCheck] = []
         self._dialogues: dict[tuple[int, int], tuple[Dialogue, float]] = {}
-        self._seen: OrderedDict[int, list[Reply]] = OrderedDict()
         self._lock = threading.Lock()
         self.register("ask", self.cmd_ask, "提问（群里用 /ask 问题）")
         self.register("help", self.cmd_help, "查看可用命令")
@@ -82,18 +80,17 @@ class Core:
 
     # ------------------------------------------------------------------ routing
     def handle(self, msg: Message) -> list[Reply]:
-        """Handle one message and return the replies (a repeated delivery gets the same ones)."""
-        if msg.update_id is not None:
-            with self._lock:
-                if msg.update_id in self._seen:
-                    return self._seen[msg.update_id]
-        replies = self._route(msg)
-        if msg.update_id is not None:
-            with self._lock:
-                self._seen[msg.update_id] = replies
-                while len(self._seen) > _SEEN_DELIVERIES:
-                    self._seen.popitem(last=False)
-        return replies
+        """Handle one message and return the replies.
+
+        A repeated delivery of a message that stored something gets the same reply, looked up
+        in the database (which every process shares), never from memory.
+        """
+        commands = self.services.report_commands
+        if commands is not None:
+            seen = commands.redelivered(msg)
+            if seen is not None:
+                return seen
+        return self._route(msg)
 
     def _route(self, msg: Message) -> list[Reply]:
         text = (msg.text or "").strip()
@@ -112,7 +109,7 @@ class Core:
                 prefix = [Reply(prompts.load("dialogue_dropped"))]
             command = self.commands.get(name)
             if command is None:
-                return [*prefix, Reply(prompts.render("unknown_command", command=name))]
+                return [*prefix, Reply(prompts.render("unknown_command", command=clip(name)))]
             return prefix + command.handler(msg, args.strip())
         if active:
             replies, done = active[0].step(msg, text)

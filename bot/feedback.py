@@ -10,6 +10,7 @@ from typing import Any
 from sqlalchemy import func, select
 
 from bot.qa import Answer
+from bot.reports.limits import printable
 from bot.reports.schedule import Clock
 from bot.store.db import Database
 from bot.store.models import AnswerLog, Feedback
@@ -49,8 +50,8 @@ class AnswerLogService:
             row = AnswerLog(
                 chat_id=chat_id,
                 user_id=user_id,
-                question=answer.question,
-                answer=answer.answer,
+                question=printable(answer.question),
+                answer=printable(answer.answer),
                 answered=answer.answered,
                 mode=answer.mode,
                 citations=json.dumps(cites, ensure_ascii=False),

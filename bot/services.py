@@ -70,15 +70,16 @@ def build_reports(
     from bot.feedback import AnswerLogService
     from bot.reports.commands import ReportCommands
     from bot.reports.notify import Notifier
+    from bot.reports.outbox import Outbox
     from bot.reports.schedule import SystemClock, build_schedule
     from bot.reports.service import ReportService
-    from bot.store.db import Database, migrate, normalise_url
+    from bot.store.db import open_database
 
     r = settings.reports
     schedule = build_schedule(r.timezone, r.report_deadline, r.reminder_minutes, r.schedule_file)
-    db = Database(normalise_url(r.database_url, settings.data_dir))
-    migrate(db.engine)
-    service = ReportService(db, schedule, clock or SystemClock())
+    db = open_database(r.database_url, settings.data_dir)
+    outbox = Outbox(db, r.notice_retry_seconds, r.notice_max_attempts)
+    service = ReportService(db, schedule, clock or SystemClock(), outbox)
     notifier = Notifier(service, r.coordinator_chat_id, r.coordinator_ids)
     commands = ReportCommands(service, notifier, r.coordinator_ids)
     return db, service, notifier, commands, AnswerLogService(db, service.clock)

@@ -130,6 +130,20 @@ class ReportSettings(BaseSettings):
     schedule_file: Path | None = Field(
         None, description="Optional exam schedule (JSON/CSV) that sets reporting days."
     )
+    notice_poll_seconds: float = Field(
+        5.0, gt=0, description="How often the bot looks for notices due (reminders, digests)."
+    )
+    notice_retry_seconds: float = Field(
+        5.0,
+        gt=0,
+        description="First pause before a failed notice is sent again (doubles, max 5 min).",
+    )
+    notice_max_attempts: int = Field(
+        12,
+        ge=1,
+        description="Attempts before a reminder or digest is recorded as failed "
+        "(escalations are retried until delivered).",
+    )
 
     @field_validator("coordinator_ids", mode="before")
     @classmethod
@@ -145,6 +159,14 @@ class TelegramSettings(BaseSettings):
     telegram_bot_token: str | None = Field(None, description="Bot token from @BotFather.")
     telegram_base_url: str | None = Field(
         None, description="Another Bot API server, e.g. http://127.0.0.1:8081/bot"
+    )
+    telegram_timeout: float = Field(
+        10.0, gt=0, description="Seconds to wait for the Bot API to answer one request."
+    )
+    telegram_proxy: str | None = Field(
+        None,
+        description="Proxy for every Bot API request, e.g. http://127.0.0.1:7890 or "
+        "socks5://127.0.0.1:1080; empty means a direct connection.",
     )
     allowed_chat_ids: IdList = Field(
         default_factory=list,

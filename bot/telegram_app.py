@@ -1,9 +1,11 @@
 """Telegram front end (python-telegram-bot v22): a thin adapter over the core.
 
 Handlers turn an update into a `Message`, run the core in a worker thread, and render its
-replies (HTML, split below the length limit, with source and feedback buttons). Services are
-created in `post_init` and closed in `post_shutdown`; reminders and digests run on the JobQueue,
-planned from the database at start-up so a restart loses none.
+replies (HTML, split below the length limit, with source and feedback buttons). Updates of
+different chats run concurrently, those of one chat in order. Services are created in
+`post_init` and closed in `post_shutdown`. Reminders, digests and escalations are rows in the
+notices outbox; a JobQueue pump queues the scheduled ones when due and sends every due notice,
+so a restart (even kill -9) loses none.
 """
 
 from __future__ import annotations
@@ -13,7 +15,7 @@ import io
 import logging
 import time
 import warnings
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from telegram import (
@@ -29,11 +31,19 @@ from telegram import (
     Message as TgMessage,
 )
 from telegram.constants import ChatAction, ChatType, MessageEntityType, ParseMode
-from telegram.error import NetworkError, RetryAfter, TelegramError
+from telegram.error import (
+    BadRequest,
+    InvalidToken,
+    NetworkError,
+    RetryAfter,
+    TelegramError,
+    TimedOut,
+)
 from telegram.ext import (
     AIORateLimiter,
     Application,
     ApplicationHandlerStop,
+    BaseUpdateProcessor,
     CallbackQueryHandler,
     CommandHandler,
     ContextTypes,
@@ -47,9 +57,10 @@ from telegram.warnings import PTBUserWarning
 import prompts
 from bot.core import DIALOGUE_IDLE_SECONDS, Core
 from bot.messages import Message, Reply
-from bot.reports.notify import Job
 from bot.services import Services
+from bot.settings import TelegramSettings
 from bot.tg_render import answer_keyboard, answer_messages, passage_messages, text_messages
+from bot.tg_send import TelegramSender, make_request
 
 log = logging.getLogger(__name__)
 
@@ -57,17 +68,59 @@ DIALOGUE_COMMANDS = ("report", "incident")
 _ACTIVE = 1
 _MEMBER = {"member", "administrator", "creator", "restricted"}
 _MEMBERSHIP_TTL = 600.0
+_CONCURRENT_UPDATES = 16
+_START_ATTEMPTS = 5
+
+
+class PerChatProcessor(BaseUpdateProcessor):
+    """Runs updates concurrently across chats but one at a time, in arrival order, per chat.
+
+    A slow answer or export in one chat no longer holds up the others, while the messages of
+    one conversation (a report filled in step by step) are still handled in the order sent.
+    """
+
+    def __init__(self, max_concurrent_updates: int) -> None:
+        super().__init__(max_concurrent_updates)
+        self._locks: dict[int, asyncio.Lock] = {}
+        self._users: dict[int, int] = {}
+
+    async def do_process_update(self, update: object, coroutine: Awaitable[Any]) -> None:
+        """Wait for earlier updates of the same chat, then process this one."""
+        chat = update.effective_chat if isinstance(update, Update) else None
+        if chat is None:
+            await coroutine
+            return
+        lock = self._locks.setdefault(chat.id, asyncio.Lock())
+        self._users[chat.id] = self._users.get(chat.id, 0) + 1
+        try:
+            async with lock:
+                await coroutine
+        finally:
+            self._users[chat.id] -= 1
+            if not self._users[chat.id]:  # keep no lock for chats that have gone quiet
+                del self._users[chat.id], self._locks[chat.id]
+
+    async def initialize(self) -> None:
+        """Nothing to set up."""
+
+    async def shutdown(self) -> None:
+        """Nothing to release."""
 
 
 class TelegramBot:
     """Builds and runs the PTB Application over the core."""
 
-    def __init__(self, services_factory: Callable[[], Services]) -> None:
+    def __init__(
+        self, services_factory: Callable[[], Services], settings: TelegramSettings | None = None
+    ) -> None:
         self._factory = services_factory
+        self._tg = settings or TelegramSettings(_env_file=None)
         self.services: Services | None = None
         self.core: Core | None = None
         self._notified: set[int] = set()
         self._members: dict[int, tuple[bool, float]] = {}
+        self._pump_lock = asyncio.Lock()
+        self._pump_again = False
 
     # ------------------------------------------------------------------ application
     def build(self, token: str, base_url: str | None = None) -> Application:
@@ -75,6 +128,9 @@ class TelegramBot:
         builder = (
             Application.builder()
             .token(token)
+            .request(make_request(self._tg))
+            .get_updates_request(make_request(self._tg, polling=True))
+            .concurrent_updates(PerChatProcessor(_CONCURRENT_UPDATES))
             .rate_limiter(AIORateLimiter(max_retries=3))
             .post_init(self._post_init)
             .post_shutdown(self._post_shutdown)
@@ -115,21 +171,42 @@ class TelegramBot:
         return app
 
     async def _post_init(self, app: Application) -> None:
-        self.services = await asyncio.to_thread(self._factory)
-        self.core = Core(self.services)
+        if self.services is None:
+            self.services = await asyncio.to_thread(self._factory)
+            self.core = Core(self.services)
+        assert self.core is not None
         commands = [
             BotCommand(c.name, c.description[:256])
             for c in self.core.commands.values()
             if c.description and c.role != "hidden"
         ]
-        await app.bot.set_my_commands(commands)
-        self.plan_notices(app)
-        if app.job_queue is not None:
-            app.job_queue.run_repeating(self._replan, interval=1800, first=1800, name="replan")
+        await self._set_commands(app, commands)
+        if app.job_queue is not None and self.services.reports is not None:
+            poll = self.services.settings.reports.notice_poll_seconds
+            app.job_queue.run_repeating(self._pump, interval=poll, first=0, name="notices")
+
+    async def _set_commands(self, app: Application, commands: list[BotCommand]) -> None:
+        """Publish the command menu, retrying with backoff; the bot works without it."""
+        for attempt in range(1, _START_ATTEMPTS + 1):
+            try:
+                await app.bot.set_my_commands(commands)
+                return
+            except (InvalidToken, BadRequest):
+                raise
+            except TelegramError as exc:
+                delay = min(2.0 ** (attempt - 1), 30.0)
+                if attempt == _START_ATTEMPTS:
+                    log.warning(prompts.render("commands_not_set", error=exc))
+                    return
+                log.warning(prompts.render("telegram_retry", step="设置命令菜单", attempt=attempt,
+                                           error=exc, delay=f"{delay:g}"))  # fmt: skip
+                await asyncio.sleep(delay)
 
     async def _post_shutdown(self, app: Application) -> None:
         if self.services is not None:
             self.services.close()
+            self.services = None
+            self.core = None
 
     # ------------------------------------------------------------------ access
     async def gate(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
@@ -190,7 +267,12 @@ class TelegramBot:
 
     async def _handle(self, msg: Message) -> list[Reply]:
         assert self.core is not None
-        return await asyncio.to_thread(self.core.handle, msg)
+        from knowledge.index import IndexUnavailable
+
+        try:
+            return await asyncio.to_thread(self.core.handle, msg)
+        except IndexUnavailable as exc:  # the index server is down: say so, keep serving
+            return [Reply(str(exc))]
 
     def _addressed(self, message: TgMessage, bot_id: int, username: str) -> tuple[bool, str]:
         """Whether a group message is for the bot (mention or reply), and its text without it."""
@@ -325,12 +407,8 @@ class TelegramBot:
         if update is not None and self.core is not None and update.effective_user and chat:
             in_dialogue = self.core.in_dialogue(self._message(update, ""))
         failure: Exception | None = None
+        self.kick_notices(context)  # escalations or reminders this update may have queued
         for r in replies:
-            if r.chat_id is not None and update is not None and context.job_queue is not None:
-                # Escalations and nudges for other chats go out as jobs: at once, but never
-                # held up by (or lost with) the reply to the person who triggered them.
-                context.job_queue.run_once(self._deliver, 0, data=r, name=f"deliver:{r.chat_id}")
-                continue
             target = r.chat_id if r.chat_id is not None else (chat.id if chat else None)
             if target is None:
                 continue
@@ -385,11 +463,16 @@ class TelegramBot:
 
     @staticmethod
     async def _call(method: Any, *args: Any, **kwargs: Any) -> Any:
-        """Call the Bot API, retrying a server error twice (429 is retried by the rate limiter)."""
+        """Call the Bot API, retrying a connection error twice.
+
+        A bad request or a blocked bot (Forbidden) cannot succeed on retry; a timeout may have
+        been delivered already, so it is not repeated blindly; 429 is retried by the rate
+        limiter.
+        """
         for attempt in range(3):
             try:
                 return await method(*args, **kwargs)
-            except RetryAfter:
+            except (RetryAfter, BadRequest, TimedOut):
                 raise
             except NetworkError:
                 if attempt == 2:
@@ -398,41 +481,42 @@ class TelegramBot:
         return None
 
     # ------------------------------------------------------------------ notices
-    def plan_notices(self, app: Application) -> None:
-        """Schedule reminders and digests that are not yet done (due ones run at once)."""
-        assert self.services is not None
-        notifier, reports = self.services.notifier, self.services.reports
-        if app.job_queue is None or notifier is None or reports is None:
+    def kick_notices(self, context: ContextTypes.DEFAULT_TYPE) -> None:
+        """Look for due notices now rather than at the next poll."""
+        if context.job_queue is not None and self.services is not None:
+            context.job_queue.run_once(self._pump, 0)
+
+    async def _pump(self, context: ContextTypes.DEFAULT_TYPE) -> None:
+        """Queue the reminders and digests that are due, then send every due notice."""
+        if self._pump_lock.locked():
+            self._pump_again = True  # the running pass goes round once more
             return
-        now = reports.now()
-        for job in notifier.plan(now):
-            name = f"notice:{job.kind}:{job.day}"
-            if app.job_queue.get_jobs_by_name(name):
-                continue
-            delay = max(0.0, (job.when - now).total_seconds())
-            app.job_queue.run_once(self._run_notice, when=delay, data=job, name=name)
-
-    async def _replan(self, context: ContextTypes.DEFAULT_TYPE) -> None:
-        self.plan_notices(context.application)
-
-    async def _deliver(self, context: ContextTypes.DEFAULT_TYPE) -> None:
-        """A job: send one reply addressed to another chat (escalation, reminder)."""
-        assert context.job is not None and isinstance(context.job.data, Reply)
-        await self.send(context, [context.job.data])
-
-    async def _run_notice(self, context: ContextTypes.DEFAULT_TYPE) -> None:
-        assert self.services is not None and self.services.notifier is not None
-        assert context.job is not None
-        job = context.job.data
-        assert isinstance(job, Job)
-        replies = await asyncio.to_thread(self.services.notifier.run, job)
-        await self.send(context, replies)
-        self.plan_notices(context.application)
+        async with self._pump_lock:
+            self._pump_again = True
+            app = context.application
+            while self._pump_again and self.services is not None and app.running:
+                self._pump_again = False
+                notifier, reports = self.services.notifier, self.services.reports
+                if notifier is None or reports is None:
+                    return
+                try:
+                    await asyncio.to_thread(notifier.tick, reports.now())
+                    # Stop between sends when the bot is shutting down: the rest stays queued.
+                    await reports.outbox.deliver(
+                        TelegramSender(context.bot),
+                        run=asyncio.to_thread,
+                        keep_going=lambda: app.running,
+                    )
+                except Exception:  # the next poll tries again; nothing is marked sent
+                    log.exception("sending notices failed")
 
     # ------------------------------------------------------------------ errors
     async def on_error(self, update: object, context: ContextTypes.DEFAULT_TYPE) -> None:
         """Log the error and tell the user something went wrong, instead of going silent."""
-        log.error("update %s failed", getattr(update, "update_id", "?"), exc_info=context.error)
+        if isinstance(context.error, NetworkError):  # Telegram unreachable or slow: expected
+            log.warning("update %s: %s", getattr(update, "update_id", "polling"), context.error)
+        else:
+            log.error("update %s failed", getattr(update, "update_id", "?"), exc_info=context.error)
         if isinstance(update, Update) and update.effective_chat is not None:
             try:
                 await context.bot.send_message(
@@ -448,11 +532,40 @@ def _reply(message_id: int | None) -> ReplyParameters | None:
     return ReplyParameters(message_id=message_id, allow_sending_without_reply=True)
 
 
-def run(services_factory: Callable[[], Services], token: str, base_url: str | None,
-        webhook: dict[str, Any] | None = None) -> None:  # fmt: skip
-    """Run the bot until interrupted: long polling, or a webhook server."""
-    app = TelegramBot(services_factory).build(token, base_url)
-    if webhook is None:
-        app.run_polling(allowed_updates=Update.ALL_TYPES)
-    else:
-        app.run_webhook(allowed_updates=Update.ALL_TYPES, **webhook)
+def _quiet_bootstrap(record: logging.LogRecord) -> bool:
+    """Drop PTB's own traceback for a failed start: `run` logs one line per attempt instead."""
+    return not (
+        record.name.startswith("telegram.ext")
+        and record.getMessage().startswith("Network Retry Loop (Bootstrap")
+    )
+
+
+def run(services_factory: Callable[[], Services], settings: TelegramSettings,
+        webhook: dict[str, Any] | None = None, max_delay: float = 60.0) -> None:  # fmt: skip
+    """Run the bot until interrupted: long polling, or a webhook server.
+
+    While Telegram cannot be reached at start, try again with a growing pause, one line per
+    attempt; an invalid token ends at once.
+    """
+    token = settings.telegram_bot_token
+    assert token
+    for handler in logging.getLogger().handlers:
+        handler.addFilter(_quiet_bootstrap)
+    bot = TelegramBot(services_factory, settings)
+    attempt = 0
+    while True:
+        attempt += 1
+        app = bot.build(token, settings.telegram_base_url)
+        try:
+            if webhook is None:
+                app.run_polling(allowed_updates=Update.ALL_TYPES, close_loop=False)
+            else:
+                app.run_webhook(allowed_updates=Update.ALL_TYPES, close_loop=False, **webhook)
+            return
+        except InvalidToken:
+            raise
+        except TelegramError as exc:
+            delay = min(2.0 ** min(attempt - 1, 10), max_delay)
+            log.warning(prompts.render("telegram_retry", step="连接 Telegram", attempt=attempt,
+                                       error=exc, delay=f"{delay:g}"))  # fmt: skip
+            time.sleep(delay)

@@ -21,12 +21,15 @@ from bot.reports.forms import (
     parse_level,
     parse_report_line,
 )
+from bot.reports.limits import clip, field_problem
 from bot.reports.notify import Notifier, site_line
+from bot.reports.outbox import PendingNotice
 from bot.reports.service import IncidentView, ReportError, ReportService, ReportView, SiteInfo
 
 if TYPE_CHECKING:
     from bot.core import Core
 
+_NOTICE_KINDS = {"reminder": "提醒", "digest": "截止汇总", "escalation": "重大事件通报"}
 YES = {"确认", "是", "是的", "提交", "确定", "对", "y", "yes", "ok", "好"}
 NO = {"取消", "否", "不", "no", "n", "算了"}
 SKIP = {"无", "没有", "跳过", "-", "略"}
@@ -168,15 +171,34 @@ class ReportCommands:
 
     def save_incident(self, msg: Message, form: IncidentForm) -> list[Reply]:
         """Store an incident; 重大 and 特别重大 also go to the coordinators at once."""
-        inc, duplicate = self.service.add_incident(
-            msg.user_id, msg.user_name, form, msg.delivery_key
+        inc, _duplicate = self.service.add_incident(
+            msg.user_id, msg.user_name, form, msg.delivery_key, alerts=self._alerts
         )
-        replies = [Reply(prompts.render("incident_saved", **self._incident_fields(inc)))]
-        if inc.escalated and not duplicate:
-            alert = prompts.render("incident_alert", **self._incident_fields(inc))
-            replies += [Reply(alert, chat_id=t) for t in self.notifier.coordinator_targets]
-            replies[0].text += "\n" + prompts.load("incident_escalated")
-        return replies
+        return self._incident_saved(inc)
+
+    def _incident_saved(self, inc: IncidentView) -> list[Reply]:
+        text = prompts.render("incident_saved", **self._incident_fields(inc))
+        if inc.escalated and self.notifier.coordinator_targets:
+            text += "\n" + prompts.load("incident_escalated")
+        return [Reply(text)]
+
+    def _alerts(self, inc: IncidentView) -> list[PendingNotice]:
+        """The alert of an escalated incident for each coordinator target (queued with it)."""
+        alert = prompts.render("incident_alert", **self._incident_fields(inc))
+        return [PendingNotice("escalation", f"escalation:{inc.id}:{t}", t, alert)
+                for t in self.notifier.coordinator_targets]  # fmt: skip
+
+    def redelivered(self, msg: Message) -> list[Reply] | None:
+        """The reply a platform delivery got the first time, when it stored a report or incident."""
+        if msg.delivery_key is None:
+            return None
+        seen = self.service.redelivered(msg.delivery_key)
+        if seen is None:
+            return None
+        _kind, view = seen
+        if isinstance(view, IncidentView):
+            return self._incident_saved(view)
+        return self._saved(view)
 
     def _incident_fields(self, inc: IncidentView) -> dict[str, str]:
         return {
@@ -226,6 +248,7 @@ class ReportCommands:
             def names(sites: list[SiteInfo]) -> str:
                 return "、".join(site_line(s) for s in sites) or "无"
 
+            failed = self.service.outbox.failed_recent()
             text = prompts.render(
                 "status",
                 day=f"{st.day:%m月%d日}",
@@ -239,6 +262,14 @@ class ReportCommands:
                 incidents="、".join(f"{code} {n} 起" for code, n in sorted(st.incidents.items()))
                 or "无",
             )
+            if failed:
+                lines = "\n".join(
+                    prompts.render("notice_failed_line", kind=_NOTICE_KINDS.get(n.kind, n.kind),
+                                   chat=n.chat_id, reason=clip(n.last_error, 120),
+                                   text=clip(n.text.splitlines()[0] if n.text else "", 40))
+                    for n in failed[-10:]
+                )  # fmt: skip
+                text += "\n" + prompts.render("notice_failed", n=len(failed), lines=lines)
             return [Reply(text)]
 
         return self._coordinator(msg, run)
@@ -299,6 +330,7 @@ class ReportCommands:
         def run() -> list[Reply]:
             day = self.service.today()
             nudges = self.notifier.reminders(day)
+            self.service.queue(nudges)
             unreachable = self.notifier.unreachable(day)
             text = prompts.render(
                 "remind_done",
@@ -306,7 +338,7 @@ class ReportCommands:
                 missing=len(self.service.status(day).missing),
                 unreachable="、".join(site_line(s) for s in unreachable) or "无",
             )
-            return [Reply(text), *nudges]
+            return [Reply(text)]
 
         return self._coordinator(msg, run)
 
@@ -399,9 +431,15 @@ class IncidentDialogue:
         elif name == "description":
             if len(value) < 2:
                 return [Reply(self.prompt())], False
-            self.form.description = value[:1000]
+            long = field_problem("description", value)
+            if long:
+                return [Reply(f"{long}\n{self.prompt()}")], False
+            self.form.description = value
         else:
-            setattr(self.form, name, "" if value in SKIP else value[:500])
+            long = field_problem(name, value)
+            if long:
+                return [Reply(f"{long}\n{self.prompt()}")], False
+            setattr(self.form, name, "" if value in SKIP else value)
         self.step_index += 1
         if self.step_index < len(_INCIDENT_STEPS):
             return [Reply(self.prompt())], False

@@ -10,6 +10,8 @@ from dataclasses import dataclass, field
 from functools import cache
 from typing import Literal
 
+from bot.reports.limits import clip, field_problem
+
 
 class FormError(ValueError):
     """Input that does not fit the form; `problems` lists every issue found."""
@@ -101,7 +103,9 @@ def parse_count(label: str, value: str, example: str) -> int:
     v = value.strip().translate(str.maketrans("０１２３４５６７８９", "0123456789"))
     v = v.removesuffix("人").removesuffix("名").strip()
     if not re.fullmatch(r"\d{1,7}", v):
-        raise FormError([f"「{label}」应为不小于 0 的整数，你填的是“{value}”。例如：{example}"])
+        raise FormError(
+            [f"「{label}」应为不小于 0 的整数，你填的是“{clip(value)}”。例如：{example}"]
+        )
     return int(v)
 
 
@@ -126,7 +130,10 @@ class ReportForm:
                 raise FormError(
                     [f"「{f.label}」不能为空，请写明情况。例如：{f.aliases[0]}={f.example}"]
                 )
-            self.values[f.name] = "" if raw in ("无", "-") and not f.required else raw[:500]
+            long = field_problem(f.name, raw)
+            if long:
+                raise FormError([long])
+            self.values[f.name] = "" if raw in ("无", "-") and not f.required else raw
 
     def problems(self, already_reported: frozenset[str] = frozenset()) -> list[str]:
         """Everything still wrong with the form as a whole (fields in `already_reported` had
@@ -143,6 +150,14 @@ class ReportForm:
         vio = self.get_count("violations")
         if vio is not None and pre is not None and vio > pre:
             out.append(f"「违纪/作弊人数」（{vio}）不能大于实考人数（{pre}）。")
+        for f in REPORT_FIELDS:
+            value = self.values.get(f.name)
+            if (
+                f.kind == "text"
+                and isinstance(value, str)
+                and (long := field_problem(f.name, value))
+            ):
+                out.append(long)
         return out
 
     def summary(self) -> str:
@@ -160,7 +175,7 @@ def parse_report_line(text: str) -> ReportForm:
     problems: list[str] = []
     if lead:
         problems.append(
-            f"看不懂“{lead[:20]}”。每一项请写成 名称=值，例如：应考=300 实考=298 缺考=2 "
+            f"看不懂“{clip(lead, 20)}”。每一项请写成 名称=值，例如：应考=300 实考=298 缺考=2 "
             "违纪=0 保密室=正常 设备=正常 备注=无"
         )
     form = ReportForm()
@@ -183,7 +198,7 @@ def parse_level(value: str) -> str:
     key = value.strip().lower().removesuffix("级").removesuffix("事件") or value
     level = _LEVEL_ALIASES.get(key) or _LEVEL_ALIASES.get(value.strip().lower())
     if level is None:
-        raise FormError([f"事件级别“{value}”不对，应为：{'、'.join(LEVELS)} 之一。"])
+        raise FormError([f"事件级别“{clip(value)}”不对，应为：{'、'.join(LEVELS)} 之一。"])
     return level
 
 
@@ -202,9 +217,20 @@ def parse_incident_line(text: str) -> IncidentForm:
     """Parse "重大 描述…… 考场=03 时间=10:20 措施=已报告" (level and description required)."""
     lead, pairs = _pairs(text, tuple(_INCIDENT_KEYS))
     level_word, _, description = lead.partition(" ")
-    form = IncidentForm(level=parse_level(level_word), description=description.strip()[:1000])
+    form = IncidentForm(level=parse_level(level_word), description=description.strip())
     if not form.description:
         raise FormError(["请写明事件经过，例如：/incident 一般 3号考场考生携带手机，已收缴"])
     for key, value in pairs:
-        setattr(form, _INCIDENT_KEYS[key], value[:500])
+        setattr(form, _INCIDENT_KEYS[key], value)
+    problems = incident_problems(form)
+    if problems:
+        raise FormError(problems)
     return form
+
+
+INCIDENT_TEXT_FIELDS = ("description", "room", "occurred", "measures")
+
+
+def incident_problems(form: IncidentForm) -> list[str]:
+    """Every field of an incident that is over its length limit, as Chinese messages."""
+    return [m for name in INCIDENT_TEXT_FIELDS if (m := field_problem(name, getattr(form, name)))]

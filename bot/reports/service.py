@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import csv
 import io
+import random
+import time
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -16,10 +18,19 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from sqlalchemy import func, select
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.orm import Session
 
-from bot.reports.forms import ESCALATED_LEVELS, LEVELS, FormError, IncidentForm, ReportForm
+from bot.reports.forms import (
+    ESCALATED_LEVELS,
+    LEVELS,
+    FormError,
+    IncidentForm,
+    ReportForm,
+    incident_problems,
+)
+from bot.reports.limits import LIMITS, clip, field_problem, printable
+from bot.reports.outbox import Outbox, PendingNotice
 from bot.reports.schedule import Clock, Schedule
 from bot.store.db import Database
 from bot.store.models import Binding, Incident, ProcessedUpdate, Report, SentNotice, Site
@@ -28,6 +39,7 @@ V = TypeVar("V", "ReportView", "IncidentView")
 
 
 ZERO_TEXT = "今日考务工作正常，无异常情况"
+_BATCH = 1000
 _Row = TypeVar("_Row", Report, Incident)
 
 
@@ -131,10 +143,13 @@ def _site(s: Site) -> SiteInfo:
 class ReportService:
     """Sites, bindings, reports and incidents."""
 
-    def __init__(self, db: Database, schedule: Schedule, clock: Clock) -> None:
+    def __init__(
+        self, db: Database, schedule: Schedule, clock: Clock, outbox: Outbox | None = None
+    ) -> None:
         self.db = db
         self.schedule = schedule
         self.clock = clock
+        self.outbox = outbox or Outbox(db)
 
     # ------------------------------------------------------------------ helpers
     def now(self) -> datetime:
@@ -155,10 +170,12 @@ class ReportService:
         """Run `write` in one transaction, once per delivery key; (view, was_duplicate).
 
         The key is recorded in the same transaction, so a delivery seen before fails on its
-        primary key and nothing of it is written. Concurrent writers that collide on a version
-        number are retried.
+        primary key and nothing of it is written. Writers for one site are serialised by a row
+        lock on the site (`_bound_site`); a version collision, deadlock or lock timeout that still
+        happens is retried with a short, growing pause, so a confirmed report is never dropped.
         """
-        for attempt in range(8):
+        attempts = 30
+        for attempt in range(attempts):
             try:
                 with self.db.unit() as s:
                     view = write(s)
@@ -169,22 +186,42 @@ class ReportService:
                             )
                         )
                     return view, False
-            except IntegrityError:
+            except (IntegrityError, OperationalError):
                 if key:
                     with self.db.read() as s:
                         seen = s.get(ProcessedUpdate, key)
                         if seen is not None and seen.reply:
                             return load(s, int(seen.reply.split(":")[1])), True
-                if attempt == 7:
+                if attempt == attempts - 1:
                     raise
+                time.sleep(min(0.005 * 2**attempt, 0.5) * (0.5 + random.random()))
         raise AssertionError("unreachable")
 
-    def _bound_site(self, s: Session, user_id: int) -> Site:
+    def redelivered(self, key: str) -> tuple[str, ReportView | IncidentView] | None:
+        """What a platform delivery stored when it was first handled, if it was."""
+        with self.db.read() as s:
+            seen = s.get(ProcessedUpdate, key)
+            if seen is None or ":" not in seen.reply:
+                return None
+            kind, _, ident = seen.reply.partition(":")
+            if kind == "report":
+                row = s.get(Report, int(ident))
+                return (kind, self._view(row)) if row is not None else None
+            if kind == "incident":
+                inc = s.get(Incident, int(ident))
+                return (kind, self._incident_view(inc)) if inc is not None else None
+            return None
+
+    def _bound_site(self, s: Session, user_id: int, lock: bool = False) -> Site:
         b = s.scalars(
             select(Binding).where(Binding.user_id == user_id, Binding.unbound_at.is_(None))
         ).first()
         if b is None:
             raise ReportError("你还没有绑定考点。请在与我的私聊中发送：/bind 考点代码 加入码")
+        if lock and not self.db.is_sqlite:
+            # One writer per site at a time on PostgreSQL, so version numbers stay contiguous;
+            # SQLite already has a single writer.
+            s.execute(select(Site.id).where(Site.id == b.site_id).with_for_update())
         return b.site
 
     def _reporting_day(self) -> date:
@@ -232,8 +269,13 @@ class ReportService:
                     n for n, v in (("code", code), ("name", name), ("join_code", join)) if not v
                 ]
                 problems.append(f"第 {line} 行缺少 {'、'.join(missing)}")
-            elif len(code) > 32 or " " in code:
-                problems.append(f"第 {line} 行考点代码“{code}”无效（不含空格，最多 32 个字符）")
+            elif " " in code:
+                problems.append(f"第 {line} 行考点代码“{clip(code)}”无效（不能含空格）")
+            elif long := next(
+                (m for f, v in (("code", code), ("name", name), ("district", district),
+                                ("join_code", join)) if (m := field_problem(f, v))), None,
+            ):  # fmt: skip
+                problems.append(f"第 {line} 行：{long.split('。')[0]}。")
             elif code in rows:
                 problems.append(f"第 {line} 行考点代码 {code} 与前面重复")
             else:
@@ -243,7 +285,15 @@ class ReportService:
         now = self.now()
         added = updated = 0
         with self.db.unit() as s:
-            existing = {x.code: x for x in s.scalars(select(Site).where(Site.code.in_(rows)))}
+            existing: dict[str, Site] = {}
+            codes = list(rows)
+            # In batches: PostgreSQL takes at most 65,535 parameters in one statement.
+            for i in range(0, len(codes), _BATCH):
+                batch = codes[i : i + _BATCH]
+                existing.update(
+                    (x.code, x) for x in s.scalars(select(Site).where(Site.code.in_(batch)))
+                )
+            pending = 0
             for code, (name, district, join) in rows.items():
                 site = existing.get(code)
                 if site is None:
@@ -258,6 +308,10 @@ class ReportService:
                         )
                     )
                     added += 1
+                    pending += 1
+                    if pending >= _BATCH:
+                        s.flush()
+                        pending = 0
                 elif (site.name, site.district, site.join_code) != (name, district, join):
                     site.name, site.district, site.join_code, site.updated_at = (
                         name,
@@ -267,6 +321,22 @@ class ReportService:
                     )
                     updated += 1
         return added, updated
+
+    def join_codes(self) -> list[str]:
+        """Every site's join code (so logs can hide them)."""
+        with self.db.read() as s:
+            return list(s.scalars(select(Site.join_code)))
+
+    def had_sites(self, day: date) -> bool:
+        """Whether any site had been imported by the end of `day`."""
+        end = datetime.combine(
+            day + timedelta(days=1), datetime.min.time(), tzinfo=self.schedule.tz
+        )
+        with self.db.read() as s:
+            return (
+                s.scalar(select(Site.id).where(Site.created_at < end.astimezone(UTC)).limit(1))
+                is not None
+            )
 
     def sites(self, existing_on: date | None = None) -> list[SiteInfo]:
         """All sites by code; with `existing_on`, only those imported by the end of that day."""
@@ -281,6 +351,11 @@ class ReportService:
     # ------------------------------------------------------------------ people
     def bind(self, user_id: int, user_name: str, code: str, join_code: str) -> tuple[SiteInfo, str]:
         """Bind a user to a site. Returns the site and "new" | "same" | "moved"."""
+        user_name = printable(user_name)[: LIMITS["user_name"].chars]
+        if printable(code) != code or printable(join_code) != join_code:
+            raise ReportError(
+                "考点代码或加入码不对，未绑定。请向招生办核对后重发：/bind 考点代码 加入码"
+            )
         with self.db.unit() as s:
             site = s.scalars(select(Site).where(Site.code == code)).first()
             if site is None or site.join_code != join_code:
@@ -332,9 +407,10 @@ class ReportService:
         problems = form.problems() if form is not None else []
         if problems:
             raise ReportError("\n".join(problems))
+        user_name = printable(user_name)[: LIMITS["user_name"].chars]  # a label, not content
 
         def write(s: Session) -> ReportView:
-            site = self._bound_site(s, user_id)
+            site = self._bound_site(s, user_id, lock=True)
             day = self._reporting_day()
             if form is None:
                 n = s.scalar(
@@ -410,11 +486,24 @@ class ReportService:
 
     # ------------------------------------------------------------------ incidents
     def add_incident(
-        self, user_id: int, user_name: str, form: IncidentForm, key: str | None = None
+        self,
+        user_id: int,
+        user_name: str,
+        form: IncidentForm,
+        key: str | None = None,
+        alerts: Callable[[IncidentView], list[PendingNotice]] | None = None,
     ) -> tuple[IncidentView, bool]:
-        """Store an incident for the user's site and today; (incident, was_duplicate)."""
+        """Store an incident for the user's site and today; (incident, was_duplicate).
+
+        For an escalated level, the notices from `alerts` are queued in the same transaction,
+        so the incident is never stored without its alert.
+        """
         if form.level not in LEVELS or not form.description.strip():
             raise ReportError("事件需要级别（一般/较大/重大/特别重大）和经过说明。")
+        problems = incident_problems(form)
+        if problems:
+            raise ReportError("\n".join(problems))
+        user_name = printable(user_name)[: LIMITS["user_name"].chars]  # a label, not content
 
         def write(s: Session) -> IncidentView:
             incident = Incident(
@@ -431,7 +520,10 @@ class ReportService:
             )
             s.add(incident)
             s.flush()
-            return self._incident_view(incident)
+            view = self._incident_view(incident)
+            if view.escalated and alerts is not None:
+                self.outbox.add(s, alerts(view))
+            return view
 
         return self._once(
             key, "incident", write, lambda s, i: self._incident_view(_must(s.get(Incident, i)))
@@ -532,6 +624,25 @@ class ReportService:
                           totals["violations"], st.levels)  # fmt: skip
 
     # ------------------------------------------------------------------ notices
+    def queue(
+        self, notices: list[PendingNotice], marker: tuple[str, date, str] | None = None
+    ) -> bool:
+        """Queue notices in one transaction, with the run marker that makes them once-only.
+
+        Returns False (and queues nothing) when the marker was already recorded.
+        """
+        try:
+            with self.db.unit() as s:
+                if marker is not None:
+                    kind, day, target = marker
+                    s.add(SentNotice(kind=kind, report_date=day, target=target,
+                                     sent_at=self.now()))  # fmt: skip
+                    s.flush()
+                self.outbox.add(s, notices)
+            return True
+        except IntegrityError:
+            return False
+
     def mark_sent(self, kind: str, day: date, target: str) -> bool:
         """Record a scheduled notice; False if it had already been sent."""
         try:

@@ -23,6 +23,8 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
+from bot.reports.limits import LIMITS
+
 
 class Base(DeclarativeBase):
     """Declarative base of the report models."""
@@ -34,10 +36,10 @@ class Site(Base):
     __tablename__ = "sites"
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    code: Mapped[str] = mapped_column(String(32), unique=True)
-    name: Mapped[str] = mapped_column(String(200))
-    district: Mapped[str] = mapped_column(String(100), default="")
-    join_code: Mapped[str] = mapped_column(String(64))
+    code: Mapped[str] = mapped_column(String(LIMITS["code"].chars), unique=True)
+    name: Mapped[str] = mapped_column(String(LIMITS["name"].chars))
+    district: Mapped[str] = mapped_column(String(LIMITS["district"].chars), default="")
+    join_code: Mapped[str] = mapped_column(String(LIMITS["join_code"].chars))
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
 
@@ -98,8 +100,9 @@ class Incident(Base):
     report_date: Mapped[date] = mapped_column(Date)
     level: Mapped[str] = mapped_column(String(8))
     description: Mapped[str] = mapped_column(Text)
-    room: Mapped[str] = mapped_column(String(32), default="")  # 考场号
-    occurred: Mapped[str] = mapped_column(String(32), default="")  # time as reported
+    room: Mapped[str] = mapped_column(String(LIMITS["room"].chars), default="")  # 考场号
+    # time as reported
+    occurred: Mapped[str] = mapped_column(String(LIMITS["occurred"].chars), default="")
     measures: Mapped[str] = mapped_column(Text, default="")
     reported_by: Mapped[int] = mapped_column(BigInteger)
     reported_name: Mapped[str] = mapped_column(String(200), default="")
@@ -160,3 +163,29 @@ class Feedback(Base):
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
 
     answer: Mapped[AnswerLog] = relationship(lazy="joined")
+
+
+class Notice(Base):
+    """A message kaowu owes someone (reminder, digest, escalation): the notices outbox.
+
+    Written in the same transaction as the event that causes it and marked sent only after the
+    platform accepted it. `uncertain` is set while an attempt is in flight and kept after a
+    timeout, so the next attempt knows the first one may have arrived and says it is a resend.
+    """
+
+    __tablename__ = "notices"
+    __table_args__ = (Index("notices_due", "status", "next_at"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    kind: Mapped[str] = mapped_column(String(16))  # "reminder" | "digest" | "escalation"
+    dedup: Mapped[str] = mapped_column(String(128), unique=True)  # one notice per cause
+    chat_id: Mapped[int] = mapped_column(BigInteger)
+    text: Mapped[str] = mapped_column(Text)
+    status: Mapped[str] = mapped_column(String(8), default="pending")  # pending|sent|failed
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    uncertain: Mapped[bool] = mapped_column(Boolean, default=False)
+    resent: Mapped[bool] = mapped_column(Boolean, default=False)
+    next_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    last_error: Mapped[str] = mapped_column(Text, default="")
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    sent_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)

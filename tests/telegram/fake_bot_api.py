@@ -10,6 +10,7 @@ import asyncio
 import contextlib
 import itertools
 import json
+import random
 import re
 import time
 from dataclasses import dataclass, field
@@ -19,6 +20,11 @@ from aiohttp import web
 
 BOT_ID = 7000001
 BOT_USERNAME = "kaowu_test_bot"
+_DESCRIPTIONS = {
+    400: "Bad Request: chat not found",
+    403: "Forbidden: bot was blocked by the user",
+    429: "Too Many Requests",
+}
 BOT_USER = {"id": BOT_ID, "is_bot": True, "first_name": "考务助手", "username": BOT_USERNAME}
 
 
@@ -72,6 +78,13 @@ class FakeBotAPI:
         self.updates: list[dict[str, Any]] = []
         self.members: dict[tuple[int, int], str] = {}  # (chat, user) -> status
         self._failures: list[tuple[str, int, int | None, int, int | None]] = []
+        self._slow: list[tuple[str, float, int, int | None]] = []
+        # Random faults (soak): share of calls of `chaos_methods` that fail, and what happened.
+        self.chaos = 0.0
+        self.chaos_methods: tuple[str, ...] = ("sendMessage",)
+        self.chaos_slow = 3.0
+        self.chaos_rng = random.Random(9)
+        self.injected: dict[str, int] = {}
         self._update_ids = itertools.count(1)
         self._message_ids = itertools.count(1)
         self._new = asyncio.Event()
@@ -106,6 +119,11 @@ class FakeBotAPI:
     ) -> None:
         """Make the next `times` calls of `method` (to `chat_id`, if given) fail with `status`."""
         self._failures.append((method, status, retry_after, times, chat_id))
+
+    def slow(self, method: str, seconds: float, times: int = 1, chat_id: int | None = None) -> None:
+        """Handle the next `times` calls of `method` (to `chat_id`) but answer `seconds` late:
+        the message is delivered, the client times out not knowing it."""
+        self._slow.append((method, seconds, times, chat_id))
 
     def push(self, update: dict[str, Any]) -> int:
         """Queue an update for getUpdates; returns its update_id."""
@@ -193,10 +211,26 @@ class FakeBotAPI:
                 if times - 1 <= 0:
                     del self._failures[i]
                 body: dict[str, Any] = {"ok": False, "error_code": status,
-                                        "description": "Too Many Requests" if status == 429 else "Internal Server Error"}  # fmt: skip
+                                        "description": _DESCRIPTIONS.get(status, "Internal Server Error")}  # fmt: skip
                 if retry_after is not None:
                     body["parameters"] = {"retry_after": retry_after}
                     body["description"] += f": retry after {retry_after}"
+                return web.json_response(body, status=status)
+        slow_by_chaos = 0.0
+        if self.chaos and method in self.chaos_methods and self.chaos_rng.random() < self.chaos:
+            kind = self.chaos_rng.choice(
+                ("500", "429", "slow") if method != "getUpdates" else ("500", "429")
+            )
+            self.injected[kind] = self.injected.get(kind, 0) + 1
+            if kind == "slow":  # delivered, but answered after the client gave up
+                slow_by_chaos = self.chaos_slow
+            else:
+                self.calls.append(Call(f"{method}!{kind}", params, files))
+                status = int(kind)
+                body = {"ok": False, "error_code": status, "description": _DESCRIPTIONS.get(
+                    status, "Internal Server Error")}  # fmt: skip
+                if status == 429:
+                    body["parameters"] = {"retry_after": 1}
                 return web.json_response(body, status=status)
         if method != "getUpdates":
             self.calls.append(Call(method, params, files))
@@ -204,6 +238,16 @@ class FakeBotAPI:
         if handler is None:
             return web.json_response({"ok": True, "result": True})
         result = await handler(params, files)
+        if slow_by_chaos:
+            await asyncio.sleep(slow_by_chaos)
+        for i, (name, seconds, times, only) in enumerate(self._slow):
+            if name == method and (only is None or int(params.get("chat_id", 0)) == only):
+                if times - 1 <= 0:
+                    del self._slow[i]
+                else:
+                    self._slow[i] = (name, seconds, times - 1, only)
+                await asyncio.sleep(seconds)
+                break
         return web.json_response({"ok": True, "result": result})
 
     async def m_getMe(self, params: dict[str, Any], files: Any) -> Any:

@@ -138,6 +138,8 @@ async def test_guided_report_with_buttons(env: BotEnv) -> None:
 
 async def test_guided_report_in_a_group_uses_force_reply(env: BotEnv) -> None:
     env.api.say(CHIEF, CHIEF, "/bind 001 AAA111")
+    # Chats are served concurrently: only messages of one chat keep their order.
+    await env.api.wait_for(lambda c: env.api.sent("sendMessage", CHIEF))
     env.api.say(CHIEF, GROUP, "/report")
     await env.api.wait_for(lambda c: env.api.sent("sendMessage", GROUP))
     assert env.api.sent("sendMessage", GROUP)[0].params["reply_markup"] == {
@@ -257,7 +259,8 @@ async def test_due_reminder_sent_by_job_queue_at_start(tmp_path: Path, handbook_
     try:
         await env.api.wait_for(lambda c: env.api.sent("sendMessage", CHIEF))
         assert "还没有提交" in texts(env, CHIEF)[0]
-        jobs = {j.name for j in env.app.job_queue.jobs()}
-        assert "notice:digest:2027-06-07" in jobs  # the 20:00 digest is scheduled
+        assert env.services.notifier is not None and env.services.reports is not None
+        plan = env.services.notifier.plan(env.services.reports.now())
+        assert ("digest", "2027-06-07") in [(j.kind, str(j.day)) for j in plan]  # still ahead
     finally:
         await stop_bot(env)

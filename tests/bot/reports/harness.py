@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -23,17 +23,26 @@ class Harness:
     services: Services
     core: Core
     clock: FakeClock
-    outbox: list[Reply] = field(default_factory=list)
-    _update: int = 1000
+    since: int = -1  # notices queued before this harness started are not its own
+
+    def __post_init__(self) -> None:
+        if self.since < 0:
+            assert self.services.reports is not None
+            self.since = self.services.reports.outbox.last_id()
+
+    @property
+    def outbox(self) -> list[Reply]:
+        """Notices queued for other chats since this harness started (escalations, reminders)."""
+        assert self.services.reports is not None
+        return [Reply(n.text, chat_id=n.chat_id)
+                for n in self.services.reports.outbox.notices(since_id=self.since)]  # fmt: skip
 
     def say(self, user: int, text: str, chat: int | None = None, name: str = "",
             update_id: int | None = None) -> list[Reply]:  # fmt: skip
         msg = Message(user_id=user, chat_id=user if chat is None else chat, text=text,
                       user_name=name or f"用户{user}", is_private=chat is None or chat == user,
                       update_id=update_id)  # fmt: skip
-        replies = self.core.handle(msg)
-        self.outbox += [r for r in replies if r.chat_id is not None]
-        return replies
+        return self.core.handle(msg)
 
     def text(self, user: int, text: str, **kw: Any) -> str:
         """Replies to the sender's own chat, joined."""
