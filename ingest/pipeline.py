@@ -32,7 +32,7 @@ from knowledge.index import KnowledgeIndex, PreparedDocument
 PIPELINE_VERSION = "1"
 # Plain-text files larger than this are processed in segments of about SEGMENT_CHARS.
 STREAM_BYTES = 8 * 1024 * 1024
-SEGMENT_CHARS = 1024 * 1024
+SEGMENT_CHARS = 2 * 1024 * 1024
 
 
 @dataclass
@@ -221,7 +221,9 @@ class SegmentedText:
     """The chunks of a large text file, produced one segment at a time (see SegmentedChunks).
 
     Chunk offsets and order numbers are those of the whole cleaned text; a chunk before the
-    first heading of a segment belongs to the section the previous segment ended in.
+    first heading of a segment belongs to the section the previous segment ended in. Numbered
+    headings (四、…) that continue a sequence begun in an earlier segment are not recognised as
+    new sections there; segments are large so that this only affects very large files.
     """
 
     def __init__(self, path: Path, max_chars: int) -> None:

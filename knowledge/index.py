@@ -192,7 +192,7 @@ class KnowledgeIndex:
         self._write_file: Any = None
         self._chroma_copy: str | None = None
         self.read_only = not self._writable()
-        if not self.read_only:
+        if not self.read_only or os.access(self.root / "jieba.cache", os.R_OK):
             set_cache_dir(self.root)  # jieba's dictionary cache stays with the data
         self._db = self._open_catalog()
 
@@ -314,12 +314,19 @@ class KnowledgeIndex:
             return _EmptyCollection()
         self._chroma_copy = tempfile.mkdtemp(prefix="kaowu-chroma-")
         try:
-            shutil.copytree(source, self._chroma_copy, dirs_exist_ok=True)
+            # Plain copies: the originals' read-only modes would stop Chroma again.
+            shutil.copytree(
+                source, self._chroma_copy, dirs_exist_ok=True, copy_function=shutil.copyfile
+            )
+            for folder, _, _ in os.walk(self._chroma_copy):
+                os.chmod(folder, 0o700)
             client = chromadb.PersistentClient(path=self._chroma_copy, settings=settings)
             return client.get_or_create_collection(
                 name, metadata={"hnsw:space": "cosine"}, embedding_function=None
             )
         except Exception as exc:
+            shutil.rmtree(self._chroma_copy, ignore_errors=True)
+            self._chroma_copy = None
             raise IndexReadOnly(
                 prompts.render("index_read_only_search", path=self.root, reason=exc)
             ) from exc
