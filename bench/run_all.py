@@ -11,7 +11,14 @@ import tempfile
 import time
 from pathlib import Path
 
-BENCHES = ("baseline_bench", "ingest_bench", "query_bench", "coldstart_bench", "reports_bench")
+BENCHES = (
+    "baseline_bench",
+    "ingest_bench",
+    "bigdoc_bench",
+    "query_bench",
+    "coldstart_bench",
+    "reports_bench",
+)
 
 
 def main() -> None:
