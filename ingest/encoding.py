@@ -14,7 +14,7 @@ import codecs
 import os
 import re
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from functools import lru_cache
 from pathlib import Path
 
@@ -130,8 +130,13 @@ def decode(data: bytes) -> str:
         ) from exc
 
 
-def iter_decoded(path: Path, block: int = 1 << 20) -> Iterator[str]:
-    """Decoded text of a file, block by block (for files too large to hold at once)."""
+def iter_decoded(
+    path: Path, block: int = 1 << 20, on_read: Callable[[int], None] | None = None
+) -> Iterator[str]:
+    """Decoded text of a file, block by block (for files too large to hold at once).
+
+    `on_read` hears how many bytes each block had, for progress.
+    """
     with open(path, "rb") as f:
         head = f.read(SAMPLE_BYTES)
         encoding = detect(head, complete=len(head) < SAMPLE_BYTES)
@@ -149,6 +154,8 @@ def iter_decoded(path: Path, block: int = 1 << 20) -> Iterator[str]:
                         offset=offset + exc.start,
                     )
                 ) from exc
+            if on_read is not None:
+                on_read(len(data))
             if text:
                 yield text
             if final:

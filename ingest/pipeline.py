@@ -204,10 +204,10 @@ def prepare(path: Path, print_name: str, fp: str, max_chars: int) -> PreparedDoc
     )
 
 
-def _segments(path: Path) -> Iterator[str]:
+def _segments(path: Path, on_read: Callable[[int], None] | None = None) -> Iterator[str]:
     """Raw text in pieces of about SEGMENT_CHARS, each ending at a line break if there is one."""
     buf = ""
-    for piece in iter_decoded(path):
+    for piece in iter_decoded(path, on_read=on_read):
         buf += piece
         while len(buf) >= SEGMENT_CHARS:
             cut = buf.rfind("\n", 0, SEGMENT_CHARS) + 1 or SEGMENT_CHARS
@@ -228,18 +228,29 @@ class SegmentedText:
 
     def __init__(self, path: Path, max_chars: int) -> None:
         self.path, self.max_chars = path, max_chars
-        self._raw = _segments(path)
+        self.size, self.bytes_read = path.stat().st_size, 0
+        self._raw = _segments(path, self._count)
         try:
             first = next(self._raw, "")
             self._ahead = next(self._raw, None)
         except EncodingError as exc:
             raise LoadError(str(exc)) from exc
+        except OSError as exc:
+            raise LoadError(_why(exc)) from exc
         cleaned = clean_text(first, head=True, tail=self._ahead is None)
         if not cleaned.text.strip():
             raise LoadError("清理后没有正文")
         self.title = cleaned.title
         self._first: str | None = cleaned.text
         self._text: list[str] = []
+
+    def _count(self, n: int) -> None:
+        self.bytes_read += n
+
+    @property
+    def fraction(self) -> float:
+        """Share of the file read so far."""
+        return self.bytes_read / self.size if self.size else 1.0
 
     def take_text(self) -> list[str]:
         """Cleaned text produced since the last call."""
@@ -275,6 +286,8 @@ class SegmentedText:
             self._ahead = next(self._raw, None)
         except EncodingError as exc:
             raise LoadError(str(exc)) from exc
+        except OSError as exc:  # the file became unreadable midway: the old version stays
+            raise LoadError(_why(exc)) from exc
         return clean_text(raw, head=False, tail=self._ahead is None).text
 
 
@@ -287,6 +300,7 @@ class _Progress:
         self.stream = stream or sys.stderr
         self.total_files, self.files, self.passages = total_files, 0, 0
         self.every, self.last = every, time.monotonic()
+        self.current: Any = None  # the document being written, if it reports how far it is
         tty = self.stream.isatty()
         self.lines = enabled is not False and not tty and total_files > 0
         self.bar: Any = None
@@ -312,9 +326,19 @@ class _Progress:
 
     def _line(self) -> None:
         self.last = time.monotonic()
+        fraction = getattr(self.current, "fraction", None)
+        current = (
+            ""
+            if fraction is None
+            else prompts.render("ingest_progress_file", percent=int(fraction * 100))
+        )
         print(
             prompts.render(
-                "ingest_progress", passages=self.passages, files=self.files, total=self.total_files
+                "ingest_progress",
+                passages=self.passages,
+                files=self.files,
+                total=self.total_files,
+                current=current,
             ),
             file=self.stream,
             flush=True,
@@ -411,6 +435,7 @@ def _ingest(
             for f, fp in todo:
                 try:
                     doc = prepare(f, f.name, fp, max_chars)
+                    bar.current = doc.chunks
                     stored = writer.put(doc, progress=bar.passage)
                 except LoadError as exc:
                     report.skipped.append((f.name, str(exc)))
