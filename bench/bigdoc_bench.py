@@ -118,7 +118,9 @@ def main() -> dict[str, float]:
     print("real loader, cleaner, chunker, SQLite catalog and Chroma; stand-in hashed embedder")
     print(f"passages          {report.chunks}")
     print(f"ingest time       {seconds:6.1f} s   ({size / 1024 / 1024 / seconds:.2f} MB/s)")
-    print(f"peak RSS          {peak:6.0f} MB   (before ingest {rss_before:.0f} MB; target < 600 MB)")
+    print(
+        f"peak RSS          {peak:6.0f} MB   (before ingest {rss_before:.0f} MB; target < 600 MB)"
+    )
     print(f"real embedder     {rate:6.1f} passages/s on a sample of {len(sample)}")
     print(f"estimated total   {estimate / 3600:6.1f} h with the real embedder")
     return {

@@ -11,6 +11,11 @@ Crash safety: a document is replaced in three steps — add the new vectors, swi
 rows in one SQLite transaction, delete the old vectors. Search only returns chunk ids that the
 catalog lists, so a process killed between any two steps leaves the previous state fully
 usable; vectors left behind are deleted when the next writer opens.
+
+One writer at a time, across processes: writers hold `index/.write.lock` (flock), so one
+ingest's clean-up can never take another's fresh vectors for leftovers. Readers take no lock;
+on a read-only data directory they open the catalog read-only and search a private copy of
+the vectors.
 """
 
 from __future__ import annotations
@@ -188,8 +193,10 @@ class KnowledgeIndex:
         # Separate locks: the collection needs the embedder, and neither should block reads.
         self._embedder_lock = threading.Lock()
         self._collection_lock = threading.Lock()
+        # Guards the write-lock depth; not self._lock, so waiting for another process's ingest
+        # never blocks searches in this one.
+        self._write_mutex = threading.RLock()
         self._write_depth = 0
-        self._write_file: Any = None
         self._chroma_copy: str | None = None
         self.read_only = not self._writable()
         if not self.read_only or os.access(self.root / "jieba.cache", os.R_OK):
@@ -350,7 +357,7 @@ class KnowledgeIndex:
         """
         if self.read_only:
             raise IndexReadOnly(prompts.render("index_read_only", path=self.root))
-        with self._lock:
+        with self._write_mutex:
             if self._write_depth:
                 self._write_depth += 1
                 try:
@@ -365,11 +372,11 @@ class KnowledgeIndex:
                 fh.truncate()
                 fh.write(f"{os.getpid()}\n")
                 fh.flush()
-                self._write_depth, self._write_file = 1, fh
+                self._write_depth = 1
                 try:
                     yield
                 finally:
-                    self._write_depth, self._write_file = 0, None
+                    self._write_depth = 0
                     fcntl.flock(fh, fcntl.LOCK_UN)
             finally:
                 fh.close()
