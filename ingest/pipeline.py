@@ -32,7 +32,7 @@ from knowledge.index import KnowledgeIndex, PreparedDocument
 PIPELINE_VERSION = "1"
 # Plain-text files larger than this are processed in segments of about SEGMENT_CHARS.
 STREAM_BYTES = 8 * 1024 * 1024
-SEGMENT_CHARS = 2 * 1024 * 1024
+SEGMENT_CHARS = 1024 * 1024  # cleaning a segment briefly needs ~80 bytes per character
 
 
 @dataclass
@@ -63,10 +63,6 @@ _IGNORED = re.compile(
 )
 
 
-def _ignored(relative: Path) -> bool:
-    return any(_IGNORED.match(part) for part in relative.parts)
-
-
 @dataclass
 class _Found:
     files: list[Path] = field(default_factory=list)
@@ -90,7 +86,7 @@ def _unsupported(path: Path) -> str:
     return f"不支持的文件类型 {path.suffix or '（无扩展名）'}"
 
 
-def _scan(folder: Path, root: Path, found: _Found, visited: set[tuple[int, int]]) -> None:
+def _scan(folder: Path, found: _Found, visited: set[tuple[int, int]]) -> None:
     shown = str(folder)
     try:
         st = os.stat(folder)
@@ -106,7 +102,7 @@ def _scan(folder: Path, root: Path, found: _Found, visited: set[tuple[int, int]]
         return
     for entry in entries:
         path = folder / entry.name
-        if _ignored(path.relative_to(root)):
+        if _IGNORED.match(entry.name):  # folders above were checked on the way down
             continue
         try:
             st = os.stat(path)  # follows symlinks, so a loop or a dead link raises here
@@ -114,7 +110,7 @@ def _scan(folder: Path, root: Path, found: _Found, visited: set[tuple[int, int]]
             found.unreadable.append((entry.name, _why(exc, entry.is_symlink())))
             continue
         if stat.S_ISDIR(st.st_mode):
-            _scan(path.resolve() if entry.is_symlink() else path, root, found, visited)
+            _scan(path.resolve() if entry.is_symlink() else path, found, visited)
         elif not stat.S_ISREG(st.st_mode):
             continue  # sockets, devices, pipes: not documents
         elif supported(path):
@@ -141,7 +137,7 @@ def _find(paths: Sequence[Path]) -> _Found:
         if stat.S_ISDIR(st.st_mode):
             root = p.resolve()
             found.roots.append(root)
-            _scan(root, root, found, set())
+            _scan(root, found, set())
         elif supported(p):
             found.files.append(p.resolve())
         else:

@@ -209,8 +209,10 @@ def test_symlink_loops_are_reported(tmp_path: Path, make_index) -> None:  # type
     (docs / "a.txt").symlink_to(docs / "b.txt")
     (docs / "b.txt").symlink_to(docs / "a.txt")
     (docs / "up").symlink_to(docs, target_is_directory=True)
+    _write(tmp_path / "elsewhere", {"late.txt": TOPICS_B["late.txt"]})
+    (docs / "linked").symlink_to(tmp_path / "elsewhere", target_is_directory=True)
     files, skipped = discover([docs])
-    assert [f.name for f in files] == ["duty.md"]
+    assert [f.name for f in files] == ["duty.md", "late.txt"]
     reasons = dict(skipped)
     assert {"loop.txt", "a.txt", "b.txt"} <= set(reasons)
     assert all("循环" in reasons[n] for n in ("loop.txt", "a.txt", "b.txt"))
