@@ -14,6 +14,7 @@ from pathlib import Path
 BENCHES = (
     "baseline_bench",
     "ingest_bench",
+    "bigdoc_bench",
     "query_bench",
     "coldstart_bench",
     "reports_bench",

@@ -31,9 +31,13 @@ def _print_ingest(report: Any, stream: Any = None) -> None:
         f"未变 {len(report.unchanged)}",
         f"跳过 {len(report.skipped)}",
     ]
+    if report.repaired:
+        parts.append(f"修复 {len(report.repaired)}")
     print(f"导入完成：{'，'.join(parts)}；写入 {report.chunks} 段。", file=stream or sys.stdout)
     for name, reason in report.skipped:
         print(f"  跳过 {name}：{reason}", file=sys.stderr)
+    if report.unreadable:
+        print(prompts.render("ingest_unreadable", n=len(report.unreadable)), file=sys.stderr)
 
 
 def _ensure(services: Services) -> None:
@@ -64,9 +68,11 @@ def cmd_ingest(args: argparse.Namespace) -> int:
             paths,
             max_chars=services.settings.index.chunk_max_chars,
             progress=False if args.quiet else None,
+            lock_timeout=services.settings.index.ingest_lock_timeout,
         )
         _print_ingest(report)
-        return 1 if any(reason == "路径不存在" for _, reason in report.skipped) else 0
+        missing = any(reason == "路径不存在" for _, reason in report.skipped)
+        return 1 if missing or report.unreadable else 0
     finally:
         services.close()
 

@@ -60,6 +60,7 @@ def build_index(settings: Settings) -> KnowledgeIndex:
         lambda: build_embedder(spec),
         chroma_host=settings.index.chroma_host,
         chroma_port=settings.index.chroma_port,
+        chroma_timeout=settings.index.chroma_timeout,
     )
 
 
@@ -134,4 +135,5 @@ def ensure_knowledge(services: Services, progress: bool | None = None) -> Ingest
         [knowledge_dir(services.settings)],
         max_chars=services.settings.index.chunk_max_chars,
         progress=progress,
+        lock_timeout=services.settings.index.ingest_lock_timeout,
     )

@@ -55,6 +55,16 @@ class IndexSettings(BaseSettings):
         None, description="Chroma server host; empty means a local persistent directory."
     )
     chroma_port: int = Field(8000, description="Chroma server port (with CHROMA_HOST).")
+    chroma_timeout: float = Field(
+        10.0,
+        gt=0,
+        description="Seconds a Chroma server may take to answer before the index is unavailable.",
+    )
+    ingest_lock_timeout: float = Field(
+        3600.0,
+        gt=0,
+        description="Seconds an ingest waits for another ingest of the same index to finish.",
+    )
     knowledge_dir: Path | None = Field(
         None,
         description=(

@@ -215,8 +215,14 @@ def _title_score(line: str) -> int:
     return 2 if _TITLE_WORDS.search(line) else 1
 
 
-def clean_text(raw: str, title_hint: str | None = None) -> CleanedText:
-    """Clean one document's raw text; `title_hint` is a title the loader already knows."""
+def clean_text(
+    raw: str, title_hint: str | None = None, head: bool = True, tail: bool = True
+) -> CleanedText:
+    """Clean one document's raw text; `title_hint` is a title the loader already knows.
+
+    A very large document is cleaned in segments: only the first has a title and preamble
+    (`head`), only the last a footer (`tail`).
+    """
     removed: list[str] = []
     text = raw.translate(_INVISIBLE).replace("\r\n", "\n").replace("\r", "\n")
     text = strip_pinyin(text)
@@ -232,7 +238,7 @@ def clean_text(raw: str, title_hint: str | None = None) -> CleanedText:
     total = sum(len(ln) for ln in lines) or 1
     seen = 0
     for i, ln in enumerate(lines):
-        if seen / total >= 0.5 and _END.search(ln):
+        if tail and seen / total >= 0.5 and _END.search(ln):
             removed += lines[i:]
             lines = lines[:i]
             break
@@ -247,6 +253,8 @@ def clean_text(raw: str, title_hint: str | None = None) -> CleanedText:
     lines = [_normalise_spacing(ln) for ln in kept]
     lines = [ln for ln in lines if ln]
 
+    if not head:
+        return CleanedText(text="\n".join(lines), title=None, removed=removed)
     title = _clean_title(title_hint) if title_hint else None
     first_body = next((i for i, ln in enumerate(lines) if _is_body(ln)), len(lines))
     if title is None:

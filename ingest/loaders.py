@@ -9,7 +9,9 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Protocol
+from typing import Any, Protocol
+
+import prompts
 
 
 class LoadError(Exception):
@@ -35,17 +37,13 @@ class Loader(Protocol):
 
 
 def decode_text(data: bytes) -> str:
-    """Decode bytes of a Chinese text file: UTF-8 (with or without BOM), GB18030 or Big5."""
-    if b"\x00" in data[:4096] and not data.startswith((b"\xff\xfe", b"\xfe\xff")):
-        raise LoadError("不是文本文件（含二进制内容）")
-    for enc in ("utf-8-sig", "utf-16", "gb18030", "big5"):
-        if enc == "utf-16" and not data.startswith((b"\xff\xfe", b"\xfe\xff")):
-            continue
-        try:
-            return data.decode(enc)
-        except UnicodeDecodeError:
-            continue
-    raise LoadError("无法识别文字编码（支持 UTF-8、GB18030、Big5）")
+    """Decode bytes of a Chinese text file: UTF-8/16/32 (BOM), UTF-8, GB18030 or Big5."""
+    from ingest.encoding import EncodingError, decode
+
+    try:
+        return decode(data)
+    except EncodingError as exc:
+        raise LoadError(str(exc)) from exc
 
 
 class TextLoader:
@@ -218,8 +216,9 @@ class PdfLoader:
 
         try:
             reader = PdfReader(str(path))
-            if reader.is_encrypted:
-                raise LoadError("PDF 已加密，请先解除密码保护")
+            # Many PDFs are "encrypted" only against editing, with an empty password to open.
+            if reader.is_encrypted and not _open_without_password(reader):
+                raise LoadError(prompts.load("pdf_password"))
             pages = [page.extract_text() or "" for page in reader.pages]
             meta_title = (reader.metadata.title if reader.metadata else None) or None
         except LoadError:
@@ -230,6 +229,18 @@ class PdfLoader:
         if not text.strip():
             raise LoadError("PDF 中没有可提取的文字（可能是扫描件，请先做文字识别）")
         return LoadedDocument(_rejoin(text), meta_title)
+
+
+def _open_without_password(reader: Any) -> bool:
+    """Whether an encrypted PDF opens with the empty user password (owner password only)."""
+    from pypdf.errors import DependencyError, PdfReadError
+
+    try:
+        return bool(reader.decrypt(""))
+    except DependencyError as exc:  # AES needs the cryptography package
+        raise LoadError(prompts.load("pdf_crypto_missing")) from exc
+    except (PdfReadError, NotImplementedError, ValueError):
+        return False
 
 
 _LINE_END = re.compile(r"[。！？；：:!?;”）)]$")

@@ -13,27 +13,39 @@ Crash safety: a document is replaced in three steps — add the new vectors, swi
 rows in one SQLite transaction, delete the old vectors. Search only returns chunk ids that the
 catalog lists, so a process killed between any two steps leaves the previous state fully
 usable; vectors left behind are deleted when the next writer opens.
+
+One writer at a time, across processes: writers hold `index/.write.lock` (flock), so one
+ingest's clean-up can never take another's fresh vectors for leftovers. Readers take no lock;
+on a read-only data directory they open the catalog read-only and search a private copy of
+the vectors.
 """
 
 from __future__ import annotations
 
+import contextlib
+import errno
+import fcntl
 import hashlib
 import math
+import os
+import shutil
 import sqlite3
+import tempfile
 import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import numpy as np
 
+import prompts
 from knowledge.embeddings import Embedder
-from knowledge.lexical import BM25Index, tokenize
+from knowledge.lexical import BM25Index, set_cache_dir, tokenize
 from knowledge.textutil import char_shingles, overlap
-from knowledge.units import build_units
+from knowledge.units import UnitBuilder
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -67,11 +79,25 @@ CREATE TABLE IF NOT EXISTS units (
     quote TEXT NOT NULL
 );
 CREATE INDEX IF NOT EXISTS units_path ON units(path);
+CREATE TABLE IF NOT EXISTS document_parts (
+    path TEXT NOT NULL REFERENCES documents(path) ON DELETE CASCADE,
+    part INTEGER NOT NULL,
+    text TEXT NOT NULL,
+    PRIMARY KEY (path, part)
+);
 """
 
 
 class IndexUnavailable(RuntimeError):
     """The vector store cannot be reached; the message (Chinese) says what to check."""
+
+
+class IndexReadOnly(IndexUnavailable):
+    """The data directory cannot be written; searching works, ingesting does not."""
+
+
+class IndexBusy(IndexUnavailable):
+    """Another process kept the index's write lock past the wait limit."""
 
 
 @dataclass(frozen=True)
@@ -144,7 +170,7 @@ class PreparedDocument:
     title: str
     fingerprint: str
     text: str
-    chunks: Sequence[Any]  # ingest.chunk.Chunk
+    chunks: Sequence[Any] | SegmentedChunks  # of ingest.chunk.Chunk
 
 
 @dataclass(frozen=True)
@@ -156,6 +182,22 @@ class DocumentInfo:
     title: str
     fingerprint: str
     n_chunks: int
+
+
+class SegmentedChunks(Protocol):
+    """Chunks of a document too large to hold at once, produced segment by segment.
+
+    `take_text` returns the cleaned text produced since the last call; the pieces, joined in
+    order, are the document text that chunk offsets refer to.
+    """
+
+    def __iter__(self) -> Iterator[Any]:
+        """The chunks, in order."""
+        ...
+
+    def take_text(self) -> list[str]:
+        """Cleaned text produced since the last call."""
+        ...
 
 
 def embed_text(title: str, context: str, text: str) -> str:
@@ -207,62 +249,237 @@ class KnowledgeIndex:
         embedder_factory: Callable[[], Embedder],
         chroma_host: str | None = None,
         chroma_port: int = 8000,
+        chroma_timeout: float = 10.0,
     ) -> None:
         self.root = Path(data_dir) / "index"
-        self.root.mkdir(parents=True, exist_ok=True)
+        # A read-only data directory cannot get one; searching still works (_open_catalog).
+        with contextlib.suppress(OSError):
+            self.root.mkdir(parents=True, exist_ok=True)
         self._embedder_factory = embedder_factory
         self._embedder: Embedder | None = None
         self._chroma_host, self._chroma_port = chroma_host, chroma_port
+        self._chroma_timeout = chroma_timeout
         self._collection: Any = None
         self._snapshot: _Snapshot | None = None
         self._lock = threading.RLock()
-        self._db = sqlite3.connect(self.root / "catalog.sqlite3", check_same_thread=False)
-        self._db.execute("PRAGMA journal_mode=WAL")
-        self._db.execute("PRAGMA foreign_keys=ON")
-        self._db.executescript(SCHEMA)
-        self._db.commit()
+        # Separate locks: the collection needs the embedder, and neither should block reads.
+        self._embedder_lock = threading.Lock()
+        self._collection_lock = threading.Lock()
+        # Guards the write-lock depth; not self._lock, so waiting for another process's ingest
+        # never blocks searches in this one.
+        self._write_mutex = threading.RLock()
+        self._write_depth = 0
+        self._chroma_copy: str | None = None
+        self.read_only = not self._writable()
+        if not self.read_only or os.access(self.root / "jieba.cache", os.R_OK):
+            set_cache_dir(self.root)  # jieba's dictionary cache stays with the data
+        self._db = self._open_catalog()
+
+    def _writable(self) -> bool:
+        catalog = self.root / "catalog.sqlite3"
+        if not self.root.is_dir() or not os.access(self.root, os.W_OK | os.X_OK):
+            return False
+        return not catalog.exists() or os.access(catalog, os.R_OK | os.W_OK)
+
+    def _open_catalog(self) -> sqlite3.Connection:
+        """The catalog, read-write; read-only (creating no file) when the directory is."""
+        path = self.root / "catalog.sqlite3"
+        if not self.read_only:
+            db = sqlite3.connect(path, check_same_thread=False)
+            db.execute("PRAGMA journal_mode=WAL")
+            db.execute("PRAGMA foreign_keys=ON")
+            db.executescript(SCHEMA)
+            db.commit()
+            return db
+        if path.exists():
+            # mode=ro still needs the WAL index file; immutable reads the file as it is, which is
+            # right for a directory nobody can write to.
+            for flags in ("mode=ro", "mode=ro&immutable=1"):
+                try:
+                    db = sqlite3.connect(
+                        f"{path.as_uri()}?{flags}", uri=True, check_same_thread=False
+                    )
+                    db.execute("SELECT count(*) FROM documents").fetchone()
+                    return db
+                except sqlite3.Error:
+                    continue
+        db = sqlite3.connect(":memory:", check_same_thread=False)  # no catalog yet: empty
+        db.executescript(SCHEMA)
+        return db
 
     # ---------------------------------------------------------------- components
     @property
     def embedder(self) -> Embedder:
         """The embedder, created on first use (model loading is the slow part of start-up)."""
         if self._embedder is None:
-            self._embedder = self._embedder_factory()
+            with self._embedder_lock:  # several threads may ask first; load the model once
+                if self._embedder is None:
+                    self._embedder = self._embedder_factory()
         return self._embedder
 
     @property
     def collection(self) -> Any:
         """The Chroma collection for this embedder (one per embedder: vector spaces differ)."""
         if self._collection is None:
-            import chromadb
-            from chromadb.config import Settings as ChromaSettings
-
-            settings = ChromaSettings(anonymized_telemetry=False)
-            if self._chroma_host:
-                try:
-                    client = chromadb.HttpClient(
-                        host=self._chroma_host, port=self._chroma_port, settings=settings
-                    )
-                except Exception as exc:  # the client raises ValueError/ConnectionError variants
-                    raise IndexUnavailable(
-                        f"无法连接 Chroma 服务器 {self._chroma_host}:{self._chroma_port}。"
-                        "请确认服务已启动，或清空 CHROMA_HOST 改用本地目录。"
-                    ) from exc
-            else:
-                client = chromadb.PersistentClient(
-                    path=str(self.root / "chroma"), settings=settings
-                )
-            name = "kaowu-u-" + "".join(
-                c if c.isalnum() or c in "-_." else "-" for c in self.embedder.name
-            )
-            self._collection = client.get_or_create_collection(
-                name[:60], metadata={"hnsw:space": "cosine"}, embedding_function=None
-            )
+            with self._collection_lock:
+                if self._collection is None:
+                    self._collection = self._open_collection()
         return self._collection
 
+    def _open_collection(self) -> Any:
+        import chromadb
+        from chromadb.config import Settings as ChromaSettings
+
+        settings = ChromaSettings(anonymized_telemetry=False)
+        # "-u-": one vector per evidence unit (an index of passage vectors is not reused)
+        name = "kaowu-u-" + "".join(
+            c if c.isalnum() or c in "-_." else "-" for c in self.embedder.name
+        )
+        if self._chroma_host:
+            client = self._http_client(settings)
+            try:
+                return _Guarded(
+                    client.get_or_create_collection(
+                        name[:60], metadata={"hnsw:space": "cosine"}, embedding_function=None
+                    ),
+                    self._unreachable,
+                )
+            except Exception as exc:
+                raise self._unreachable() from exc
+        if self.read_only:
+            return self._read_only_collection(chromadb, settings, name[:60])
+        # Chroma's first start on a directory is not safe against a second process doing the
+        # same; this short lock (separate from the write lock, so readers never wait for an
+        # ingest) serialises it.
+        with self._flock(".setup.lock"):
+            client = chromadb.PersistentClient(path=str(self.root / "chroma"), settings=settings)
+            return client.get_or_create_collection(
+                name[:60], metadata={"hnsw:space": "cosine"}, embedding_function=None
+            )
+
+    def _unreachable(self) -> IndexUnavailable:
+        return IndexUnavailable(
+            prompts.render(
+                "index_unreachable",
+                host=self._chroma_host,
+                port=self._chroma_port,
+                seconds=f"{self._chroma_timeout:g}",
+            )
+        )
+
+    def _http_client(self, settings: Any) -> Any:
+        """A Chroma HTTP client whose every request gives up after CHROMA_TIMEOUT seconds."""
+        import chromadb
+        import httpx
+
+        # The client's own first requests have no timeout; a server that accepts connections
+        # but never answers would hang here, so ask for a heartbeat with a deadline first.
+        url = f"http://{self._chroma_host}:{self._chroma_port}/api/v2/heartbeat"
+        try:
+            httpx.get(url, timeout=self._chroma_timeout).raise_for_status()
+            client = chromadb.HttpClient(
+                host=str(self._chroma_host), port=self._chroma_port, settings=settings
+            )
+        except Exception as exc:  # httpx and the client raise several types
+            raise self._unreachable() from exc
+        session = getattr(getattr(client, "_server", None), "_session", None)
+        if session is not None:
+            session.timeout = httpx.Timeout(self._chroma_timeout)
+        return client
+
+    def _read_only_collection(self, chromadb: Any, settings: Any, name: str) -> Any:
+        """Chroma cannot open a directory it cannot write; search a private copy instead."""
+        source = self.root / "chroma"
+        if not source.is_dir():
+            return _EmptyCollection()
+        self._chroma_copy = tempfile.mkdtemp(prefix="kaowu-chroma-")
+        try:
+            # Plain copies: the originals' read-only modes would stop Chroma again.
+            shutil.copytree(
+                source, self._chroma_copy, dirs_exist_ok=True, copy_function=shutil.copyfile
+            )
+            for folder, _, _ in os.walk(self._chroma_copy):
+                os.chmod(folder, 0o700)
+            client = chromadb.PersistentClient(path=self._chroma_copy, settings=settings)
+            return client.get_or_create_collection(
+                name, metadata={"hnsw:space": "cosine"}, embedding_function=None
+            )
+        except Exception as exc:
+            shutil.rmtree(self._chroma_copy, ignore_errors=True)
+            self._chroma_copy = None
+            raise IndexReadOnly(
+                prompts.render("index_read_only_search", path=self.root, reason=exc)
+            ) from exc
+
+    @contextmanager
+    def _flock(self, name: str) -> Iterator[None]:
+        with open(self.root / name, "a+") as fh:
+            fcntl.flock(fh, fcntl.LOCK_EX)
+            try:
+                yield
+            finally:
+                fcntl.flock(fh, fcntl.LOCK_UN)
+
+    @contextmanager
+    def write_lock(
+        self, timeout: float = 3600.0, on_wait: Callable[[str], None] | None = None
+    ) -> Iterator[None]:
+        """Hold the index's one-writer lock (across processes); `on_wait` hears if we queue.
+
+        Nested use in one process is allowed (ingest holds it around `writer()`).
+        """
+        if self.read_only:
+            raise IndexReadOnly(prompts.render("index_read_only", path=self.root))
+        with self._write_mutex:
+            if self._write_depth:
+                self._write_depth += 1
+                try:
+                    yield
+                finally:
+                    self._write_depth -= 1
+                return
+            fh = open(self.root / ".write.lock", "a+")  # noqa: SIM115 - held across the yield
+            try:
+                self._acquire(fh, timeout, on_wait)
+                fh.seek(0)
+                fh.truncate()
+                fh.write(f"{os.getpid()}\n")
+                fh.flush()
+                self._write_depth = 1
+                try:
+                    yield
+                finally:
+                    self._write_depth = 0
+                    fcntl.flock(fh, fcntl.LOCK_UN)
+            finally:
+                fh.close()
+
+    @staticmethod
+    def _acquire(fh: Any, timeout: float, on_wait: Callable[[str], None] | None) -> None:
+        deadline = time.monotonic() + timeout
+        told = False
+        while True:
+            try:
+                fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                return
+            except OSError as exc:
+                if exc.errno not in (errno.EAGAIN, errno.EACCES):
+                    raise
+            if not told and on_wait is not None:
+                fh.seek(0)
+                holder = fh.read().strip() or "?"
+                on_wait(prompts.render("ingest_waiting", pid=holder, seconds=f"{timeout:g}"))
+                told = True
+            if time.monotonic() >= deadline:
+                raise IndexBusy(prompts.render("ingest_busy", seconds=f"{timeout:g}"))
+            time.sleep(0.2)
+
     def close(self) -> None:
-        """Release the catalog connection."""
+        """Release the catalog connection (and the private copy of a read-only index)."""
         self._db.close()
+        if self._chroma_copy is not None:
+            shutil.rmtree(self._chroma_copy, ignore_errors=True)
+            self._chroma_copy = None
 
     # ---------------------------------------------------------------- catalog reads
     def _meta(self, key: str) -> str | None:
@@ -279,7 +496,15 @@ class KnowledgeIndex:
     def document_text(self, path: str) -> str | None:
         """The cleaned text of a live document (offsets in citations refer to it)."""
         row = self._db.execute("SELECT text FROM documents WHERE path=?", (path,)).fetchone()
-        return row[0] if row else None
+        if not row:
+            return None
+        try:  # a large document is stored in parts
+            parts = self._db.execute(
+                "SELECT text FROM document_parts WHERE path=? ORDER BY part", (path,)
+            ).fetchall()
+        except sqlite3.OperationalError:  # a catalog from before parts, opened read-only
+            parts = []
+        return str(row[0]) + "".join(p[0] for p in parts)
 
     def chunk(self, chunk_id: str) -> ChunkRecord | None:
         """One live chunk by id."""
@@ -424,10 +649,22 @@ class KnowledgeIndex:
     # ---------------------------------------------------------------- writes
     @contextmanager
     def writer(self) -> Iterator[IndexWriter]:
-        """Open a writer; vectors orphaned by an earlier crash are removed first."""
-        with self._lock:
+        """Open a writer under the write lock; vectors orphaned by an earlier crash go first.
+
+        Only the lock holder may collect garbage: another writer's new vectors are not in the
+        catalog yet and would look orphaned.
+        """
+        with self.write_lock(), self._lock:
             self._collect_garbage()
             yield IndexWriter(self)
+
+    def incomplete(self) -> set[str]:
+        """Documents whose listed units lack vectors; the next ingest embeds them again."""
+        live = self._db.execute("SELECT id, path FROM units").fetchall()
+        if not live:
+            return set()
+        stored = set(self.collection.get(include=[])["ids"])
+        return {path for cid, path in live if cid not in stored}
 
     def _live_ids(self) -> set[str]:
         return {r[0] for r in self._db.execute("SELECT id FROM units")}
@@ -458,83 +695,107 @@ class IndexWriter:
     def __init__(self, index: KnowledgeIndex) -> None:
         self.index = index
 
-    def put(self, doc: PreparedDocument, progress: Callable[[int], None] | None = None) -> None:
+    def put(self, doc: PreparedDocument, progress: Callable[[int], None] | None = None) -> int:
         """Add or replace one document (vectors first, then the catalog switch, then cleanup).
 
-        `progress` is called with the number of chunks done after each batch.
+        Returns the number of chunks stored. Chunks and their sentence units are embedded and
+        written batch by batch, so a document of any size needs only one batch in memory; the
+        catalog rows go into one open transaction that switches the document at commit. A
+        crash before that leaves the old version and orphan vectors.
         """
         idx = self.index
+        db = idx._db
         # Ids differ between versions of a document, so old and new vectors can coexist until
         # the catalog switches over.
         stem = hashlib.sha1(doc.path.encode()).hexdigest()[:10] + ":" + doc.fingerprint[:12]
-        ids = [f"{stem}:{c.ord}" for c in doc.chunks]
-        texts = [embed_text(doc.title, c.context, c.text) for c in doc.chunks]
-        units = build_units(doc.title, doc.chunks)
-        unit_ids = [f"{stem}:u{n}" for n in range(len(units))]
-        chunk_id = {c.ord: cid for c, cid in zip(doc.chunks, ids, strict=True)}
-        batch = 32
-        done_chunks = 0
-        for b in range(0, len(units), batch):
-            part = units[b : b + batch]
-            vecs = idx.embedder.embed_passages([u.embed for u in part])
-            metas = [{"path": doc.path, "start": u.start, "end": u.end} for u in part]
-            idx.collection.upsert(
-                ids=unit_ids[b : b + batch],
-                embeddings=vecs.tolist(),
-                metadatas=metas,
-                documents=[u.quote for u in part],
-            )
-            if progress:
-                reached = part[-1].chunk_ord + 1 if b + batch < len(units) else len(doc.chunks)
-                progress(reached - done_chunks)
-                done_chunks = reached
-        if progress and done_chunks < len(doc.chunks):
-            progress(len(doc.chunks) - done_chunks)
-        old = [r[0] for r in idx._db.execute("SELECT id FROM units WHERE path=?", (doc.path,))]
-        with idx._db:  # one transaction: the document switches from old to new at once
-            idx._db.execute("DELETE FROM units WHERE path=?", (doc.path,))
-            idx._db.execute("DELETE FROM chunks WHERE path=?", (doc.path,))
-            idx._db.execute("DELETE FROM documents WHERE path=?", (doc.path,))
-            idx._db.execute(
+        old = [r[0] for r in db.execute("SELECT id FROM units WHERE path=?", (doc.path,))]
+        take_text = getattr(doc.chunks, "take_text", None)
+        builder = UnitBuilder(doc.title)
+        count = parts = 0
+        with db:  # one transaction: the document switches from old to new at once
+            db.execute("DELETE FROM units WHERE path=?", (doc.path,))
+            db.execute("DELETE FROM chunks WHERE path=?", (doc.path,))
+            db.execute("DELETE FROM documents WHERE path=?", (doc.path,))
+            db.execute(
                 "INSERT INTO documents VALUES (?,?,?,?,?,?,?)",
-                (
-                    doc.path,
-                    doc.source,
-                    doc.title,
-                    doc.fingerprint,
-                    doc.text,
-                    len(doc.chunks),
-                    time.time(),
-                ),
+                (doc.path, doc.source, doc.title, doc.fingerprint, doc.text, 0, time.time()),
             )
-            idx._db.executemany(
-                "INSERT INTO chunks VALUES (?,?,?,?,?,?,?,?,?)",
-                [
-                    (
-                        cid,
-                        doc.path,
-                        c.ord,
-                        c.section_path,
-                        c.context,
-                        c.start,
-                        c.end,
-                        c.text,
-                        " ".join(tokenize(t)),
-                    )
-                    for cid, c, t in zip(ids, doc.chunks, texts, strict=True)
-                ],
-            )
-            idx._db.executemany(
-                "INSERT INTO units VALUES (?,?,?,?,?,?)",
-                [
-                    (uid, doc.path, chunk_id[u.chunk_ord], u.start, u.end, u.quote)
-                    for uid, u in zip(unit_ids, units, strict=True)
-                ],
-            )
+            batch: list[Any] = []
+            for chunk in doc.chunks:
+                batch.append(chunk)
+                if len(batch) == 32:
+                    count += self._write_batch(doc, stem, batch, builder, progress)
+                    batch = []
+                if take_text is not None:
+                    parts = self._write_parts(doc.path, parts, take_text())
+            if batch:
+                count += self._write_batch(doc, stem, batch, builder, progress)
+            if take_text is not None:
+                self._write_parts(doc.path, parts, take_text())
+            db.execute("UPDATE documents SET n_chunks=? WHERE path=?", (count, doc.path))
             self._bump()
-        stale = sorted(set(old) - set(unit_ids))
-        for i in range(0, len(stale), 500):
-            idx.collection.delete(ids=stale[i : i + 500])
+        stale = [i for i in old if not i.startswith(stem + ":")]
+        for b in range(0, len(stale), 500):
+            idx.collection.delete(ids=stale[b : b + 500])
+        return count
+
+    def _write_batch(
+        self,
+        doc: PreparedDocument,
+        stem: str,
+        chunks: list[Any],
+        builder: UnitBuilder,
+        progress: Callable[[int], None] | None,
+    ) -> int:
+        """Embed and store one batch: unit vectors, then (uncommitted) catalog rows."""
+        idx = self.index
+        ids = [f"{stem}:{c.ord}" for c in chunks]
+        texts = [embed_text(doc.title, c.context, c.text) for c in chunks]
+        units = [(cid, u) for cid, c in zip(ids, chunks, strict=True) for u in builder.add(c)]
+        # Unit ids: the chunk's id and the unit's place in it, stable for one document version.
+        unit_ids = [f"{cid}:u{u.start}-{u.end}" for cid, u in units]
+        if units:
+            vecs = idx.embedder.embed_passages([u.embed for _, u in units])
+            idx.collection.upsert(
+                ids=unit_ids,
+                embeddings=vecs.tolist(),
+                metadatas=[{"path": doc.path, "start": u.start, "end": u.end} for _, u in units],
+                documents=[u.quote for _, u in units],
+            )
+        idx._db.executemany(
+            "INSERT INTO chunks VALUES (?,?,?,?,?,?,?,?,?)",
+            [
+                (
+                    cid,
+                    doc.path,
+                    c.ord,
+                    c.section_path,
+                    c.context,
+                    c.start,
+                    c.end,
+                    c.text,
+                    " ".join(tokenize(t)),
+                )
+                for cid, c, t in zip(ids, chunks, texts, strict=True)
+            ],
+        )
+        idx._db.executemany(
+            "INSERT OR REPLACE INTO units VALUES (?,?,?,?,?,?)",
+            [
+                (uid, doc.path, cid, u.start, u.end, u.quote)
+                for uid, (cid, u) in zip(unit_ids, units, strict=True)
+            ],
+        )
+        if progress:
+            progress(len(chunks))
+        return len(chunks)
+
+    def _write_parts(self, path: str, first: int, texts: list[str]) -> int:
+        self.index._db.executemany(
+            "INSERT INTO document_parts VALUES (?,?,?)",
+            [(path, first + i, t) for i, t in enumerate(texts)],
+        )
+        return first + len(texts)
 
     def remove(self, path: str) -> None:
         """Remove one document (catalog first, then its vectors)."""
@@ -558,3 +819,37 @@ class IndexWriter:
             "INSERT INTO meta VALUES ('embedder', ?) ON CONFLICT(key) DO UPDATE SET value=excluded.value",
             (self.index.embedder.name,),
         )
+
+
+class _Guarded:
+    """A Chroma server collection whose network failures become `IndexUnavailable`."""
+
+    def __init__(self, inner: Any, error: Callable[[], IndexUnavailable]) -> None:
+        self._inner, self._error = inner, error
+
+    def __getattr__(self, name: str) -> Any:
+        attr = getattr(self._inner, name)
+        if not callable(attr):
+            return attr
+
+        def call(*args: Any, **kwargs: Any) -> Any:
+            import httpx
+
+            try:
+                return attr(*args, **kwargs)
+            except httpx.TransportError as exc:  # timeouts, refused and reset connections
+                raise self._error() from exc
+
+        return call
+
+
+class _EmptyCollection:
+    """Stands in for a Chroma directory that was never created (read-only, nothing ingested)."""
+
+    def count(self) -> int:
+        """No vectors."""
+        return 0
+
+    def get(self, ids: list[str] | None = None, include: list[str] | None = None) -> dict[str, Any]:
+        """Nothing stored."""
+        return {"ids": [], "embeddings": []}

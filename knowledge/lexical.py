@@ -8,10 +8,12 @@ from __future__ import annotations
 
 import math
 import re
+import threading
 from collections import Counter
 from collections.abc import Iterable, Sequence
 from functools import lru_cache
 from importlib import resources
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -19,17 +21,40 @@ import numpy as np
 _KEEP = re.compile(r"[\u3400-\u9fffA-Za-z0-9]")
 
 
+_cache_dir: Path | None = None
+_tokenizer_lock = threading.Lock()
+
+
+def set_cache_dir(path: Path) -> None:
+    """Keep jieba's dictionary cache in `path` (the data directory), not in the system /tmp.
+
+    Takes effect if the tokenizer has not been built yet in this process.
+    """
+    global _cache_dir
+    if _cache_dir is None:
+        _cache_dir = Path(path)
+
+
 @lru_cache(maxsize=1)
-def _tokenizer() -> Any:
+def _build_tokenizer() -> Any:
     import logging
 
     import jieba
 
     jieba.setLogLevel(logging.WARNING)
     tk = jieba.Tokenizer()
+    if _cache_dir is not None:
+        tk.tmp_dir = str(_cache_dir)
+        tk.cache_file = "jieba.cache"
     with resources.as_file(resources.files("knowledge") / "domain_words.txt") as path:
         tk.load_userdict(str(path))
     return tk
+
+
+def _tokenizer() -> Any:
+    # Built once even when the first questions arrive on several threads at once.
+    with _tokenizer_lock:
+        return _build_tokenizer()
 
 
 @lru_cache(maxsize=1)
