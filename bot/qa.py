@@ -309,36 +309,29 @@ class QAService:
             ),
             key=lambda s: overlap(char_shingles(s.text, 2), want),
         )
-        return Citation(
-            n=n,
-            source=chunk.source,
-            title=chunk.title,
-            section=chunk.section,
-            quote=best.text,
-            score=round(hit.score, 4),
-            chunk_id=chunk.id,
-            path=chunk.path,
-            start=best.start,
-            end=best.end,
-        )
+        return _cite(n, hit, best.text, best.start, best.end, hit.score)
 
     @staticmethod
     def citation(n: int, c: Candidate) -> Citation:
         """A numbered citation for a candidate unit."""
-        chunk = c.uh.hit.chunk
         unit = c.uh.unit
-        return Citation(
-            n=n,
-            source=chunk.source,
-            title=chunk.title,
-            section=chunk.section,
-            quote=unit.quote,
-            score=round(c.logit, 4),
-            chunk_id=chunk.id,
-            path=chunk.path,
-            start=unit.start,
-            end=unit.end,
-        )
+        return _cite(n, c.uh.hit, unit.quote, unit.start, unit.end, c.logit)
+
+
+def _cite(n: int, hit: Hit, quote: str, start: int, end: int, score: float) -> Citation:
+    chunk = hit.chunk
+    return Citation(
+        n=n,
+        source=chunk.source,
+        title=chunk.title,
+        section=chunk.section,
+        quote=quote,
+        score=round(score, 4),
+        chunk_id=chunk.id,
+        path=chunk.path,
+        start=start,
+        end=end,
+    )
 
 
 def question_repair(index: KnowledgeIndex) -> TypoRepair:
