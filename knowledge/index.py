@@ -237,6 +237,8 @@ class _Snapshot:
                     df[g] = df.get(g, 0) + 1
             n = len(self.records)
             self._char_idf = {g: math.log(1 + (n - d + 0.5) / (d + 0.5)) for g, d in df.items()}
+            # A gram the corpus lacks weighs like its rarest one.
+            self._char_idf[""] = max(self._char_idf.values(), default=1.0)
         return self._char_idf
 
 
@@ -553,7 +555,7 @@ class KnowledgeIndex:
         return self._current().generation
 
     def char_idf(self) -> dict[str, float]:
-        """idf of characters and character pairs in the live corpus."""
+        """idf of characters and character pairs in the live corpus ("" holds the highest)."""
         return self._current().char_idf()
 
     def idf(self, term: str) -> float:

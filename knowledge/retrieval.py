@@ -116,19 +116,22 @@ def coverage(terms: Terms, text: str) -> float:
     return got / total
 
 
-def char_coverage(query: str, text: str, idf: dict[str, float], n: int) -> float:
-    """idf-weighted share of the query's character n-grams (n = 1 or 2) found in `text`.
+def query_grams(query: str, idf: dict[str, float], n: int, unseen: float) -> dict[str, float]:
+    """The query's CJK character n-grams (n = 1 or 2) with their idf (`unseen` if absent)."""
+    grams = {query[i : i + n] for i in range(len(query) - n + 1)}
+    return {g: idf.get(g, unseen) for g in grams if all("\u3400" <= ch <= "\u9fff" for ch in g)}
+
+
+def char_coverage(grams: dict[str, float], text: str) -> float:
+    """idf-weighted share of the query's character n-grams found in `text`.
 
     Paraphrases often keep characters where they change words (替考 / 代替他人参加考试), and
     this does not depend on how a sentence was segmented.
     """
-    grams = {query[i : i + n] for i in range(len(query) - n + 1)}
-    grams = {g for g in grams if all("\u3400" <= ch <= "\u9fff" for ch in g)}
-    top = max(idf.values(), default=1.0)
-    total = sum(idf.get(g, top) for g in grams)
+    total = sum(grams.values())
     if total <= 0:
         return 0.0
-    return sum(idf.get(g, top) for g in grams if g in text) / total
+    return sum(w for g, w in grams.items() if g in text) / total
 
 
 def similarity_scale(floor: float, reference: float = REFERENCE_FLOOR) -> Callable[[float], float]:
@@ -151,7 +154,9 @@ def unit_features(
 ) -> list[Candidate]:
     """Feature vectors for every unit that retrieval returned."""
     idf = char_idf or {}
-    query = retrieval.query
+    unseen = idf.get("", 1.0)
+    unigrams = query_grams(retrieval.query, idf, 1, unseen)
+    bigrams = query_grams(retrieval.query, idf, 2, unseen)
     sim_of = scale or (lambda x: x)
     pool = np.asarray([sim_of(x) for x in retrieval.pool] or [0.0], dtype=np.float64)
     top, mean, std = float(pool[0]), float(pool.mean()), float(pool.std()) + 1e-3
@@ -177,8 +182,8 @@ def unit_features(
             "log_len": math.log(max(len(quote), 1)) / 5.0,
             "item": 1.0 if ELISION in quote else 0.0,
             "unit_rr": 0.0 if uh.rank is None else 1.0 / (1 + uh.rank),
-            "char_cov": char_coverage(query, quote, idf, 1),
-            "pair_cov": char_coverage(query, quote, idf, 2),
+            "char_cov": char_coverage(unigrams, quote),
+            "pair_cov": char_coverage(bigrams, quote),
         }
         out.append(Candidate(uh, f))
     return out
