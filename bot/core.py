@@ -165,6 +165,8 @@ class Core:
             answer = self.services.qa.ask(question, roles=self.roles(msg))
         except InvalidQuestion as exc:
             return [Reply(str(exc))]
+        if answer.mode == "small_talk":  # a greeting is no question: not logged, no buttons
+            return [Reply(answer.answer)]
         log = self.services.answers
         answer_id = log.record(msg.chat_id, msg.user_id, answer) if log is not None else None
         return [Reply(answer_plain(answer), answer=answer, answer_id=answer_id)]

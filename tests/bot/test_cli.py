@@ -87,10 +87,13 @@ def test_eval_prints_one_table_for_several_sets(seed_data: Path, shared: Path) -
 
 def test_chat_reads_scripted_lines(seed_data: Path) -> None:
     out = kaowu(
-        seed_data, "chat", stdin="谁负责考点周边的交通疏导？\n\n/ask\n/nosuch\n" + "问" * 400 + "\n"
+        seed_data,
+        "chat",
+        stdin="谁负责考点周边的交通疏导？\n\n/ask\n/nosuch\n" + "问" * 400 + "\n你好\n",
     )
     assert out.returncode == 0
     assert "交警" in out.stdout
+    assert "考务助手" in out.stdout  # a greeting gets what kaowu can do, not a refusal
     assert "用法：/ask 问题" in out.stdout
     assert "没有 /nosuch 这个命令" in out.stdout
     assert "问题太长" in out.stdout
