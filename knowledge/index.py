@@ -758,11 +758,12 @@ class IndexWriter:
         unit_ids = [f"{cid}:u{u.start}-{u.end}" for cid, u in units]
         if units:
             vecs = idx.embedder.embed_passages([u.embed for _, u in units])
+            # The quotes live in the catalog; Chroma keeps only vectors and where they point
+            # (its full-text index of documents would cost memory and time for nothing).
             idx.collection.upsert(
                 ids=unit_ids,
                 embeddings=vecs.tolist(),
                 metadatas=[{"path": doc.path, "start": u.start, "end": u.end} for _, u in units],
-                documents=[u.quote for _, u in units],
             )
         idx._db.executemany(
             "INSERT INTO chunks VALUES (?,?,?,?,?,?,?,?,?)",
