@@ -221,7 +221,7 @@ def metrics(items: Sequence[Item], model: AnswerModel) -> dict[str, Any]:
     quotes: list[int] = []
     misses: list[str] = []
     for it, r in zip(items, ranked, strict=True):
-        r.p_answer = float(_sigmoid(model.decider.logit([r.question_features]))[0])
+        r.p_answer = model.p_answer(r.question_features)
         d = decide(r, model)
         answered = d.verdict == "answer"
         flat += d.verdict == "decline"

@@ -248,7 +248,7 @@ def cmd_eval(args: argparse.Namespace) -> int:
         "generated_answers": "大模型生成并通过核验的回答数",
     }  # fmt: skip
     width = max(14, *(len(n) * 2 + 2 for n in reports))
-    print(f"{'':<24}" + "".join(f"{name:>{width - len(name)}}" for name in reports))
+    print(f"{'':<24}" + "".join(f"{name:>{width}}" for name in reports))
     for key, label in labels.items():
         values = "".join(f"{r.metrics()[key]!s:>{width}}" for r in reports.values())
         print(f"{label:<24}{values}")

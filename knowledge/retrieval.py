@@ -189,22 +189,14 @@ def unit_features(
     return out
 
 
+def signals(c: Candidate) -> dict[str, float]:
+    """The answer-or-decline signals of a candidate taken as the answer."""
+    return {"top_sim": c.features["sim"], "top_char": c.features["char_cov"]}
+
+
 def question_features(ranked: list[Candidate]) -> dict[str, float]:
     """Signals of the best candidate, for the answer-or-decline decision."""
-    if not ranked:
-        return dict.fromkeys((*QUESTION_FEATURES, "margin", "top_cov", "top_char"), 0.0) | {
-            "top_logit": -10.0
-        }
-    best = ranked[0]
-    other = next((c for c in ranked[1:] if c.uh.hit.chunk.id != best.uh.hit.chunk.id), None)
-    return {
-        "top_logit": best.logit,
-        "margin": best.logit - (other.logit if other else best.logit - 3.0),
-        "top_sim": best.features["sim"],
-        "top_sim_z": best.features["sim_z"],
-        "top_cov": best.features["cov"],
-        "top_char": best.features["char_cov"],
-    }
+    return signals(ranked[0]) if ranked else dict.fromkeys(QUESTION_FEATURES, 0.0)
 
 
 @dataclass
@@ -284,6 +276,10 @@ class AnswerModel:
     related_at: float  # below answer_at but at or above this: "no direct rule; related: …"
     info: dict[str, Any] = field(default_factory=dict)
 
+    def p_answer(self, features: dict[str, float]) -> float:
+        """Probability that the knowledge base answers, from a candidate's signals."""
+        return _sigmoid(float(self.decider.logit([features])[0]))
+
     def to_json(self) -> dict[str, Any]:
         """A JSON-ready form."""
         return {
@@ -335,9 +331,7 @@ def rank(
             c.logit = float(s)
     cands.sort(key=lambda c: -c.logit)
     qf = question_features(cands)
-    p = 0.0
-    if model is not None and cands:
-        p = float(1.0 / (1.0 + np.exp(-model.decider.logit([qf])[0])))
+    p = model.p_answer(qf) if model is not None and cands else 0.0
     return Ranked(query, cands, p, qf, retrieval)
 
 
@@ -360,10 +354,6 @@ def _sigmoid(x: float) -> float:
     return 1.0 / (1.0 + math.exp(-x))
 
 
-def _rest(ranked: Ranked) -> dict[str, float]:
-    return {k: v for k, v in ranked.question_features.items() if k not in QUESTION_FEATURES}
-
-
 def _distinct(c: Candidate, chosen: list[Candidate]) -> bool:
     sh = char_shingles(c.quote)
     return all(overlap(sh, char_shingles(o.quote)) < 0.7 for o in chosen)
@@ -382,8 +372,7 @@ def decide(ranked: Ranked, model: AnswerModel, max_citations: int = 3) -> Decisi
         for c, p in zip(cands[1:], share[1:], strict=True):
             if len(chosen) >= max_citations or p < FURTHER_MIN_SHARE:
                 break
-            alone = {"top_sim": c.features["sim"], "top_char": c.features["char_cov"]}
-            if _sigmoid(float(model.decider.logit([_rest(ranked) | alone])[0])) < model.answer_at:
+            if model.p_answer(signals(c)) < model.answer_at:
                 continue
             if _distinct(c, chosen):
                 chosen.append(c)
