@@ -1,0 +1,143 @@
+"""What the report side shows: read-only views of stored rows, and their converters."""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime
+from typing import Any
+
+from bot.reports.forms import ESCALATED_LEVELS
+from bot.store.models import Incident, Report, Site
+
+
+@dataclass(frozen=True)
+class SiteInfo:
+    """A site as shown to users."""
+
+    code: str
+    name: str
+    district: str
+
+
+@dataclass(frozen=True)
+class ReportView:
+    """One stored report version."""
+
+    id: int
+    site: SiteInfo
+    day: date
+    version: int
+    kind: str
+    values: dict[str, Any]
+    submitted_by: int
+    submitted_name: str
+    submitted_at: datetime
+    late: bool
+
+
+@dataclass(frozen=True)
+class IncidentView:
+    """One stored incident."""
+
+    id: int
+    site: SiteInfo
+    day: date
+    level: str
+    description: str
+    room: str
+    occurred: str
+    measures: str
+    reported_name: str
+    reported_at: datetime
+
+    @property
+    def escalated(self) -> bool:
+        """Whether this level goes to the coordinators at once."""
+        return self.level in ESCALATED_LEVELS
+
+
+@dataclass
+class DayStatus:
+    """Who reported on a day: on time, late, not at all (each site in exactly one list)."""
+
+    day: date
+    deadline: datetime
+    reported: list[SiteInfo] = field(default_factory=list)
+    late: list[SiteInfo] = field(default_factory=list)
+    missing: list[SiteInfo] = field(default_factory=list)
+    incidents: Counter[str] = field(default_factory=Counter)  # site code -> count
+    levels: Counter[str] = field(default_factory=Counter)  # incident level -> count
+
+    def to_json(self) -> dict[str, Any]:
+        """The `kaowu reports status --json` object."""
+        return {
+            "date": self.day.isoformat(),
+            "reported": [s.code for s in self.reported],
+            "missing": [s.code for s in self.missing],
+            "late": [s.code for s in self.late],
+        }
+
+
+@dataclass
+class DaySummary:
+    """Totals of a day across all sites."""
+
+    day: date
+    sites: int
+    reported: int
+    late: int
+    missing: int
+    zero: int
+    expected: int
+    present: int
+    absent: int
+    violations: int
+    incidents: Counter[str]
+
+
+def site_info(s: Site) -> SiteInfo:
+    """The view of a site row."""
+    return SiteInfo(s.code, s.name, s.district)
+
+
+def report_view(r: Report) -> ReportView:
+    """The view of a report row."""
+    values = {
+        "expected": r.expected, "present": r.present, "absent": r.absent,
+        "violations": r.violations, "duty": r.duty, "equipment": r.equipment,
+        "remarks": r.remarks,
+    }  # fmt: skip
+    return ReportView(
+        r.id,
+        site_info(r.site),
+        r.report_date,
+        r.version,
+        r.kind,
+        values,
+        r.submitted_by,
+        r.submitted_name,
+        aware(r.submitted_at),
+        r.late,
+    )
+
+
+def incident_view(i: Incident) -> IncidentView:
+    """The view of an incident row."""
+    return IncidentView(
+        i.id,
+        site_info(i.site),
+        i.report_date,
+        i.level,
+        i.description,
+        i.room,
+        i.occurred,
+        i.measures,
+        i.reported_name,
+        aware(i.reported_at),
+    )
+
+
+def aware(at: datetime) -> datetime:
+    """SQLite returns naive datetimes for timezone columns; they were stored in UTC."""
+    return at if at.tzinfo else at.replace(tzinfo=UTC)
