@@ -2,7 +2,10 @@
 
 Front ends (console, Telegram) only translate their messages into `Message`, call
 `Core.handle`, and render the `Reply` objects they get back. Guided dialogues (a report filled
-in step by step) are kept here per (chat, user), so they behave the same on every front end.
+in step by step) are kept here per (chat, user), so they behave the same on every front end:
+a command handler or a dialogue step returns an `Outcome` naming the dialogue to continue with,
+and only the core keeps it. The core depends on nothing in `bot.reports`; the report commands
+plug themselves in through `install`.
 """
 
 from __future__ import annotations
@@ -12,33 +15,26 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Protocol
 
 import prompts
-from bot.messages import Message, OutFile, Passage, Reply
+from bot.messages import Dialogue, Message, Outcome, OutFile, Passage, Reply, normalise, outcome
 from bot.qa import InvalidQuestion
 from bot.render import answer_plain
-from bot.reports.limits import clip
 from bot.services import Services
 from knowledge.units import ELISION
 
-__all__ = ["Core", "Dialogue", "Message", "OutFile", "Passage", "Reply"]
+__all__ = ["Core", "Dialogue", "Message", "OutFile", "Outcome", "Passage", "Reply"]
 
 log = logging.getLogger(__name__)
 
-Handler = Callable[[Message, str], list[Reply]]
+Handler = Callable[[Message, str], "list[Reply] | Outcome"]
 RoleCheck = Callable[[Message], set[str]]
+# Free text that means an action (a zero report typed in words, an acknowledgement button):
+# the outcome, or None when the text is not for this intent.
+Intent = Callable[[Message, str], "Outcome | None"]
 
 # A guided dialogue left unanswered this long is dropped.
 DIALOGUE_IDLE_SECONDS = 30 * 60
-
-
-class Dialogue(Protocol):
-    """A multi-step exchange (one per chat and user)."""
-
-    def step(self, msg: Message, text: str) -> tuple[list[Reply], bool]:
-        """Take the user's next message; return replies and whether the dialogue is over."""
-        ...
 
 
 @dataclass(frozen=True)
@@ -58,6 +54,7 @@ class Core:
         self.services = services
         self.commands: dict[str, Command] = {}
         self.role_checks: list[RoleCheck] = []
+        self.intents: list[Intent] = []
         self._dialogues: dict[tuple[int, int], tuple[Dialogue, float]] = {}
         self._lock = threading.Lock()
         self.register("ask", self.cmd_ask, "提问（群里用 /ask 问题）")
@@ -93,13 +90,20 @@ class Core:
         return self._route(msg)
 
     def _route(self, msg: Message) -> list[Reply]:
-        text = (msg.text or "").strip()
+        raw = (msg.text or "").strip()
+        text = normalise(raw)  # commands, answers and intents parse the same however typed
         key = (msg.chat_id, msg.user_id)
         with self._lock:
             active = self._dialogues.get(key)
             if active and time.monotonic() - active[1] > DIALOGUE_IDLE_SECONDS:
                 del self._dialogues[key]
                 active = None
+        if msg.attachment is not None:  # a photo: only an intent (attach to an incident) takes it
+            for intent in self.intents:
+                found = intent(msg, text)
+                if found is not None:
+                    return self._start(msg, found)
+            return [Reply(prompts.load("attachment_unexpected"))]
         if text.startswith("/"):
             name, _, args = text[1:].partition(" ")
             name = name.split("@", 1)[0].lower()  # /ask@kaowu_bot in groups
@@ -109,17 +113,35 @@ class Core:
                 prefix = [Reply(prompts.load("dialogue_dropped"))]
             command = self.commands.get(name)
             if command is None:
-                return [*prefix, Reply(prompts.render("unknown_command", command=clip(name)))]
-            return prefix + command.handler(msg, args.strip())
+                return [*prefix, Reply(prompts.render("unknown_command", command=_clip(name)))]
+            if name == "ask":  # a question keeps the punctuation it was typed with
+                args = raw[1:].partition(" ")[2] if raw.startswith("/") else args
+            return prefix + self._start(msg, outcome(command.handler(msg, args.strip())))
         if active:
-            replies, done = active[0].step(msg, text)
-            with self._lock:
-                if done:
+            return self._continue(msg, active[0], active[0].step(msg, text))
+        for intent in self.intents:
+            found = intent(msg, text)
+            if found is not None:
+                return self._start(msg, found)
+        if msg.tapped:  # a button of a dialogue that has ended or expired
+            return [Reply(prompts.load("choice_expired"))]
+        return self.cmd_ask(msg, raw)
+
+    def _start(self, msg: Message, result: Outcome) -> list[Reply]:
+        """The replies of a command; the dialogue it names (if any) becomes the active one."""
+        if result.dialogue is not None:
+            self.begin(msg, result.dialogue)
+        return result.replies
+
+    def _continue(self, msg: Message, current: Dialogue, result: Outcome) -> list[Reply]:
+        key = (msg.chat_id, msg.user_id)
+        with self._lock:
+            if result.dialogue is None:
+                if self._dialogues.get(key, (None,))[0] is current:
                     self._dialogues.pop(key, None)
-                elif key in self._dialogues:
-                    self._dialogues[key] = (active[0], time.monotonic())
-            return replies
-        return self.cmd_ask(msg, text)
+            else:
+                self._dialogues[key] = (result.dialogue, time.monotonic())
+        return result.replies
 
     def begin(self, msg: Message, dialogue: Dialogue) -> None:
         """Start a guided dialogue for this chat and user."""
@@ -197,3 +219,8 @@ class Core:
         if chunk is None or not parts or not all(x in text for x in parts):
             return Passage(n, cite["title"], cite["section"], cite["quote"], cite["quote"], False)
         return Passage(n, chunk.title, chunk.section, text, cite["quote"], True)
+
+
+def _clip(text: str, chars: int = 30) -> str:
+    """A name echoed back: at most `chars` characters, with an ellipsis when cut."""
+    return text if len(text) <= chars else text[:chars] + "…"

@@ -80,7 +80,7 @@ def build_reports(
     schedule = build_schedule(r.timezone, r.report_deadline, r.reminder_minutes, r.schedule_file)
     db = open_database(r.database_url, settings.data_dir)
     outbox = Outbox(db, r.notice_retry_seconds, r.notice_max_attempts)
-    service = ReportService(db, schedule, clock or SystemClock(), outbox)
+    service = ReportService(db, schedule, clock or SystemClock(), outbox, settings.data_dir)
     notifier = Notifier(service, r.coordinator_chat_id, r.coordinator_ids)
     commands = ReportCommands(service, notifier, r.coordinator_ids)
     return db, service, notifier, commands, AnswerLogService(db, service.clock)

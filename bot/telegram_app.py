@@ -14,15 +14,12 @@ import asyncio
 import io
 import logging
 import time
-import warnings
 from collections.abc import Awaitable, Callable
 from typing import Any
 
 from telegram import (
     BotCommand,
     ForceReply,
-    InlineKeyboardButton,
-    InlineKeyboardMarkup,
     InputFile,
     ReplyParameters,
     Update,
@@ -45,27 +42,24 @@ from telegram.ext import (
     ApplicationHandlerStop,
     BaseUpdateProcessor,
     CallbackQueryHandler,
-    CommandHandler,
     ContextTypes,
-    ConversationHandler,
     MessageHandler,
     TypeHandler,
     filters,
 )
-from telegram.warnings import PTBUserWarning
 
 import prompts
-from bot.core import DIALOGUE_IDLE_SECONDS, Core
-from bot.messages import Message, Reply
+from bot.core import Core
+from bot.messages import Message, OutFile, Reply
 from bot.services import Services
 from bot.settings import TelegramSettings
 from bot.tg_render import answer_keyboard, answer_messages, passage_messages, text_messages
-from bot.tg_send import TelegramSender, make_request
+from bot.tg_send import TelegramSender, choice_markup, make_request
 
 log = logging.getLogger(__name__)
 
-DIALOGUE_COMMANDS = ("report", "incident")
-_ACTIVE = 1
+# Photos larger than this are refused before download (Telegram's own bot download limit).
+MAX_PHOTO_BYTES = 20 * 1024 * 1024
 _MEMBER = {"member", "administrator", "creator", "restricted"}
 _MEMBERSHIP_TTL = 600.0
 _CONCURRENT_UPDATES = 16
@@ -141,32 +135,10 @@ class TelegramBot:
             )
         app = builder.build()
         app.add_handler(TypeHandler(Update, self.gate), group=-1)
-        with warnings.catch_warnings():
-            # The choice buttons of a dialogue belong to the user's conversation, not to one
-            # message, which is what PTB warns about here.
-            warnings.simplefilter("ignore", PTBUserWarning)
-            app.add_handler(
-                ConversationHandler(
-                    entry_points=[
-                        CommandHandler(list(DIALOGUE_COMMANDS), self.on_dialogue_command)
-                    ],
-                    states={
-                        _ACTIVE: [
-                            MessageHandler(filters.TEXT & ~filters.COMMAND, self.on_dialogue_text),
-                            CallbackQueryHandler(self.on_dialogue_choice, pattern=r"^say:"),
-                        ]
-                    },
-                    fallbacks=[MessageHandler(filters.COMMAND, self.on_dialogue_command)],
-                    per_chat=True,
-                    per_user=True,
-                    allow_reentry=True,
-                    conversation_timeout=DIALOGUE_IDLE_SECONDS,
-                    name="dialogue",
-                )
-            )
         app.add_handler(CallbackQueryHandler(self.on_callback))
         app.add_handler(MessageHandler(filters.COMMAND, self.on_command))
         app.add_handler(MessageHandler(filters.TEXT & ~filters.COMMAND, self.on_text))
+        app.add_handler(MessageHandler(filters.PHOTO | filters.Document.IMAGE, self.on_photo))
         app.add_error_handler(self.on_error)
         return app
 
@@ -253,7 +225,9 @@ class TelegramBot:
         return member
 
     # ------------------------------------------------------------------ messages
-    def _message(self, update: Update, text: str) -> Message:
+    def _message(
+        self, update: Update, text: str, tapped: bool = False, attachment: OutFile | None = None
+    ) -> Message:
         chat, user = update.effective_chat, update.effective_user
         assert chat is not None and user is not None
         return Message(
@@ -263,6 +237,8 @@ class TelegramBot:
             user_name=user.full_name,
             is_private=chat.type == ChatType.PRIVATE,
             update_id=update.update_id,
+            tapped=tapped,
+            attachment=attachment,
         )
 
     async def _handle(self, msg: Message) -> list[Reply]:
@@ -328,48 +304,48 @@ class TelegramBot:
         replies = await self._handle(self._message(update, message.text))
         await self.send(context, replies, update)
 
-    # ------------------------------------------------------------------ dialogues
-    async def on_dialogue_command(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> int:
-        """/report, /incident, /cancel or another command while a dialogue may be open."""
-        await self.on_command(update, context)
-        return self._state(update)
-
-    async def on_dialogue_text(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> int:
-        """An answer to the current dialogue question (in groups: a reply to the bot)."""
+    async def on_photo(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        """A photo or image document: downloaded and handed to the core with its caption."""
         message = update.effective_message
         if message is None or update.effective_chat is None:
-            return _ACTIVE
-        text = message.text or ""
+            return
+        caption = message.caption or ""
         if update.effective_chat.type != ChatType.PRIVATE:
-            addressed, text = self._addressed(message, context.bot.id, context.bot.username)
+            addressed = (
+                bool(
+                    message.reply_to_message
+                    and message.reply_to_message.from_user
+                    and message.reply_to_message.from_user.id == context.bot.id
+                )
+                or f"@{context.bot.username}".lower() in caption.lower()
+            )
             if not addressed:
-                return _ACTIVE
-        replies = await self._handle(self._message(update, text))
-        await self.send(context, replies, update)
-        return self._state(update)
-
-    async def on_dialogue_choice(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> int:
-        """A tap on a choice button (确认 / 取消 / a level), taken as the user's answer."""
-        query = update.callback_query
-        assert query is not None and query.data is not None
-        await query.answer()
-        replies = await self._handle(self._message(update, query.data.removeprefix("say:")))
-        await self.send(context, replies, update)
-        return self._state(update)
-
-    def _state(self, update: Update) -> int:
-        assert self.core is not None
-        probe = self._message(update, "")
-        return _ACTIVE if self.core.in_dialogue(probe) else ConversationHandler.END
+                return
+            caption = " ".join(caption.replace(f"@{context.bot.username}", " ").split())
+        if message.photo:
+            item: Any = message.photo[-1]  # the largest size Telegram made
+            name, mime = "photo.jpg", "image/jpeg"
+        else:
+            item = message.document
+            assert item is not None
+            name, mime = item.file_name or "image", item.mime_type or "image/jpeg"
+        if (item.file_size or 0) > MAX_PHOTO_BYTES:
+            await self.send(context, [Reply(prompts.load("attachment_too_large"))], update)
+            return
+        data = bytes(await (await item.get_file()).download_as_bytearray())
+        msg = self._message(update, caption, attachment=OutFile(name, data, mime))
+        await self.send(context, await self._handle(msg), update)
 
     # ------------------------------------------------------------------ buttons
     async def on_callback(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
-        """Source and feedback buttons under answers."""
+        """Choice buttons (taken as the user's answer), source and feedback buttons."""
         query = update.callback_query
         assert query is not None and self.core is not None
         kind, _, rest = (query.data or "").partition(":")
         if kind == "say":
-            await query.answer(prompts.load("choice_expired"))
+            await query.answer()
+            replies = await self._handle(self._message(update, rest, tapped=True))
+            await self.send(context, replies, update)
             return
         try:
             answer_id, value = (int(x) for x in rest.split(":"))
@@ -430,9 +406,7 @@ class TelegramBot:
                 else:
                     htmls = text_messages(r.text)
                     if r.choices:
-                        markup = InlineKeyboardMarkup(
-                            [[InlineKeyboardButton(c, callback_data=f"say:{c}") for c in r.choices]]
-                        )
+                        markup = choice_markup(r.choices)
                     elif in_dialogue and chat is not None and chat.type != ChatType.PRIVATE:
                         # With privacy mode on, the bot only sees replies to itself in groups.
                         markup = ForceReply(selective=True)

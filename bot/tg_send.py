@@ -6,7 +6,7 @@ over the same Bot API URL), so both send notices the same way and classify failu
 
 from __future__ import annotations
 
-from telegram import Bot
+from telegram import Bot, InlineKeyboardButton, InlineKeyboardMarkup
 from telegram.constants import ParseMode
 from telegram.error import (
     BadRequest,
@@ -68,10 +68,22 @@ class TelegramSender:
     def __init__(self, bot: Bot) -> None:
         self.bot = bot
 
-    async def send_text(self, chat_id: int, text: str) -> None:
-        """Deliver `text` to `chat_id`; raise a SendError saying whether a retry can help."""
-        for html in text_messages(text):
+    async def send_text(self, chat_id: int, text: str, choices: tuple[str, ...] = ()) -> None:
+        """Deliver `text` to `chat_id` (choices as buttons under its last part); raise a
+        SendError saying whether a retry can help."""
+        htmls = text_messages(text)
+        for i, html in enumerate(htmls):
+            markup = choice_markup(list(choices)) if choices and i == len(htmls) - 1 else None
             try:
-                await self.bot.send_message(chat_id, html, parse_mode=ParseMode.HTML)
+                await self.bot.send_message(
+                    chat_id, html, parse_mode=ParseMode.HTML, reply_markup=markup
+                )
             except TelegramError as exc:
                 raise classify(exc) from exc
+
+
+def choice_markup(choices: list[str]) -> InlineKeyboardMarkup:
+    """One row of buttons; a tap comes back as the button's text (`say:` callback data)."""
+    return InlineKeyboardMarkup(
+        [[InlineKeyboardButton(c, callback_data=f"say:{c}") for c in choices]]
+    )

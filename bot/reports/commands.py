@@ -5,34 +5,40 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date, datetime
-from typing import TYPE_CHECKING
+from typing import Protocol
 
 import prompts
-from bot.messages import Message, OutFile, Reply
+from bot.messages import Message, Outcome, OutFile, Reply, is_no, is_yes
 from bot.reports import export
 from bot.reports.dates import parse_day, parse_range
 from bot.reports.forms import (
     LEVELS,
     REPORT_FIELDS,
     FormError,
-    IncidentForm,
     ReportForm,
-    parse_incident_line,
-    parse_level,
     parse_report_line,
 )
-from bot.reports.limits import clip, field_problem
+from bot.reports.incident_chat import IncidentChat
+from bot.reports.incident_text import fields as incident_fields
+from bot.reports.intents import means_zero_report
+from bot.reports.limits import clip
 from bot.reports.notify import Notifier, site_line
-from bot.reports.outbox import PendingNotice
 from bot.reports.service import IncidentView, ReportError, ReportService, ReportView, SiteInfo
 
-if TYPE_CHECKING:
-    from bot.core import Core
+_NOTICE_KINDS = {"reminder": "提醒", "digest": "截止汇总", "escalation": "重大事件通报",
+                 "receipt": "事件回执"}  # fmt: skip
 
-_NOTICE_KINDS = {"reminder": "提醒", "digest": "截止汇总", "escalation": "重大事件通报"}
-YES = {"确认", "是", "是的", "提交", "确定", "对", "y", "yes", "ok", "好"}
-NO = {"取消", "否", "不", "no", "n", "算了"}
-SKIP = {"无", "没有", "跳过", "-", "略"}
+
+class CommandHost(Protocol):
+    """What the report commands need of the core they plug into (no import of the core)."""
+
+    role_checks: list[Callable[[Message], set[str]]]
+    intents: list[Callable[[Message, str], Outcome | None]]
+
+    def register(self, name: str, handler: Callable[[Message, str], list[Reply] | Outcome],
+                 description: str, role: str = "all") -> None:  # fmt: skip
+        """Add a slash command."""
+        ...
 
 
 def _fmt_time(service: ReportService, at: datetime) -> str:
@@ -46,17 +52,26 @@ class ReportCommands:
         self.service = service
         self.notifier = notifier
         self.coordinators = set(coordinator_ids)
-        self.core: Core | None = None
+        self.incidents = IncidentChat(service, notifier, self.cmd_report)
 
-    def install(self, core: Core) -> None:
-        """Register the commands and the role check."""
-        self.core = core
+    def install(self, core: CommandHost) -> None:
+        """Register the commands, the role check and the free-text intents."""
         core.role_checks.append(self.roles)
+        core.intents += [
+            self.incidents.photo_intent,
+            lambda msg, text: self.incidents.ack_intent(msg, text, self.coordinators),
+            self.zero_intent,
+        ]
         for name, handler, text, role in (
             ("bind", self.cmd_bind, "绑定考点：/bind 考点代码 加入码（请私聊）", "all"),
             ("zero", self.cmd_zero, "零报告：今日考务正常，无异常", "chief"),
             ("report", self.cmd_report, "填写每日报告（逐项填写，或一行写完）", "chief"),
-            ("incident", self.cmd_incident, "报告事件：/incident 级别 经过", "chief"),
+            (
+                "incident",
+                self.incidents.cmd_incident,
+                "报告事件：/incident 级别 经过（续报、终报、更正、撤回见回复）",
+                "chief",
+            ),
             ("myreports", self.cmd_myreports, "查看本考点近 7 天提交的各版本报告", "chief"),
             ("status", self.cmd_status, "已报、迟报、未报考点：/status [日期]", "coordinator"),
             ("summary", self.cmd_summary, "当日汇总：/summary [日期]", "coordinator"),
@@ -65,6 +80,7 @@ class ReportCommands:
             ("remind", self.cmd_remind, "立即提醒未报考点", "coordinator"),
         ):
             core.register(name, handler, text, role)
+        core.register("ack", self.cmd_ack, "确认收到事件：/ack 事件编号", "coordinator")
 
     def roles(self, msg: Message) -> set[str]:
         """chief: bound to a site; coordinator: listed in COORDINATOR_IDS."""
@@ -107,6 +123,25 @@ class ReportCommands:
         return self._guard(msg, lambda: self._saved(self.service.submit(
             msg.user_id, msg.user_name, None, msg.delivery_key)[0]))  # fmt: skip
 
+    def zero_intent(self, msg: Message, text: str) -> Outcome | None:
+        """Free text from a bound chief that means "today all is well": offered as a one-tap
+        零报告 (a question about zero reports is left to be answered)."""
+        if not means_zero_report(text):
+            return None
+        site = self.service.site_of(msg.user_id)
+        if site is None:
+            return None
+        day = self.service.today()
+        text = prompts.render("zero_offer", site=site.name, day=f"{day.month}月{day.day}日")
+        return Outcome([Reply(text, choices=["确认", "取消"])], ZeroOffer(self))
+
+    def cmd_ack(self, msg: Message, args: str) -> Outcome:
+        """/ack <事件编号>: 招生办 has received the incident; its reporter is told."""
+        digits = args.strip().lstrip("#").strip()
+        if not digits.isdigit():
+            return Outcome([Reply(prompts.load("incident_ack_usage"))])
+        return self.incidents.acknowledge(msg, int(digits), self.coordinators)
+
     def _saved(self, r: ReportView) -> list[Reply]:
         kind = "零报告" if r.kind == "zero" else "日报"
         text = prompts.render(
@@ -122,71 +157,36 @@ class ReportCommands:
             text += "\n" + prompts.render("report_late", deadline=deadline)
         return [Reply(text)]
 
-    def cmd_report(self, msg: Message, args: str) -> list[Reply]:
+    def cmd_report(self, msg: Message, args: str) -> Outcome:
         """/report: guided step by step, or one line "应考=300 实考=298 …" shown back first."""
-        core = self.core
-        assert core is not None
-
-        def run() -> list[Reply]:
+        try:
             site = self.service.site_of(msg.user_id)
             if site is None:
                 raise ReportError(prompts.load("not_bound"))
             if not args:
                 dialogue = ReportDialogue(self)
-                core.begin(msg, dialogue)
-                return [
-                    Reply(prompts.render("report_start", site=site.name) + "\n" + dialogue.prompt())
-                ]
-            form = parse_report_line(args)
-            core.begin(msg, ReportDialogue(self, form=form, confirming=True))
-            return [
-                Reply(
-                    prompts.render("report_confirm", summary=form.summary()),
-                    choices=["确认", "取消"],
+                return Outcome(
+                    [
+                        Reply(
+                            prompts.render("report_start", site=site.name)
+                            + "\n"
+                            + dialogue.prompt()
+                        )
+                    ],
+                    dialogue,
                 )
-            ]
-
-        return self._guard(msg, run)
-
-    def cmd_incident(self, msg: Message, args: str) -> list[Reply]:
-        """/incident <级别> <经过> [考场=… 时间=… 措施=…]; guided when arguments are missing."""
-        core = self.core
-        assert core is not None
-
-        def run() -> list[Reply]:
-            if self.service.site_of(msg.user_id) is None:
-                raise ReportError(prompts.load("not_bound"))
-            if not args:
-                dialogue = IncidentDialogue(self)
-                core.begin(msg, dialogue)
-                return [Reply(dialogue.prompt(), choices=list(LEVELS))]
-            if " " not in args.strip():
-                form = IncidentForm(level=parse_level(args))
-                dialogue = IncidentDialogue(self, form=form, step=1)
-                core.begin(msg, dialogue)
-                return [Reply(dialogue.prompt())]
-            return self.save_incident(msg, parse_incident_line(args))
-
-        return self._guard(msg, run)
-
-    def save_incident(self, msg: Message, form: IncidentForm) -> list[Reply]:
-        """Store an incident; 重大 and 特别重大 also go to the coordinators at once."""
-        inc, _duplicate = self.service.add_incident(
-            msg.user_id, msg.user_name, form, msg.delivery_key, alerts=self._alerts
-        )
-        return self._incident_saved(inc)
-
-    def _incident_saved(self, inc: IncidentView) -> list[Reply]:
-        text = prompts.render("incident_saved", **self._incident_fields(inc))
-        if inc.escalated and self.notifier.coordinator_targets:
-            text += "\n" + prompts.load("incident_escalated")
-        return [Reply(text)]
-
-    def _alerts(self, inc: IncidentView) -> list[PendingNotice]:
-        """The alert of an escalated incident for each coordinator target (queued with it)."""
-        alert = prompts.render("incident_alert", **self._incident_fields(inc))
-        return [PendingNotice("escalation", f"escalation:{inc.id}:{t}", t, alert)
-                for t in self.notifier.coordinator_targets]  # fmt: skip
+            form = parse_report_line(args)
+            return Outcome(
+                [
+                    Reply(
+                        prompts.render("report_confirm", summary=form.summary()),
+                        choices=["确认", "取消"],
+                    )
+                ],
+                ReportDialogue(self, form=form, confirming=True),
+            )
+        except (ReportError, FormError) as exc:
+            return Outcome([Reply(str(exc))])
 
     def redelivered(self, msg: Message) -> list[Reply] | None:
         """The reply a platform delivery got the first time, when it stored a report or incident."""
@@ -197,20 +197,8 @@ class ReportCommands:
             return None
         _kind, view = seen
         if isinstance(view, IncidentView):
-            return self._incident_saved(view)
+            return self.incidents.saved(view).replies
         return self._saved(view)
-
-    def _incident_fields(self, inc: IncidentView) -> dict[str, str]:
-        return {
-            "site": site_line(inc.site),
-            "level": inc.level,
-            "description": inc.description,
-            "room": inc.room or "未填",
-            "occurred": inc.occurred or "未填",
-            "measures": inc.measures or "未填",
-            "reporter": inc.reported_name or "未知",
-            "time": _fmt_time(self.service, inc.reported_at),
-        }
 
     def cmd_myreports(self, msg: Message, args: str) -> list[Reply]:
         """/myreports: every version of this site's reports in the last 7 days."""
@@ -297,7 +285,8 @@ class ReportCommands:
             found = self.service.incidents(day)
             if not found:
                 return [Reply(prompts.render("no_incidents", day=f"{day:%m月%d日}"))]
-            lines = [prompts.render("incident_line", **self._incident_fields(i)) for i in found]
+            lines = [prompts.render("incident_line", **incident_fields(self.service, i))
+                     for i in found]  # fmt: skip
             return [Reply(f"{day:%m月%d日} 事件 {len(found)} 起：\n" + "\n".join(lines))]
 
         return self._coordinator(msg, run)
@@ -360,8 +349,12 @@ class ReportDialogue:
             "report_field", n=self.index + 1, total=len(REPORT_FIELDS), label=f.label, hint=hint
         )
 
-    def step(self, msg: Message, text: str) -> tuple[list[Reply], bool]:
-        """Take one answer."""
+    def step(self, msg: Message, text: str) -> Outcome:
+        """Take one answer; the dialogue goes on until confirmed or cancelled."""
+        replies, done = self._step(msg, text)
+        return Outcome(replies, None if done else self)
+
+    def _step(self, msg: Message, text: str) -> tuple[list[Reply], bool]:
         if self.confirming:
             return self._confirm(msg, text)
         f = REPORT_FIELDS[self.index]
@@ -391,10 +384,9 @@ class ReportDialogue:
         ], False
 
     def _confirm(self, msg: Message, text: str) -> tuple[list[Reply], bool]:
-        word = text.strip().lower()
-        if word in NO:
+        if is_no(text):
             return [Reply(prompts.load("cancelled"))], True
-        if word not in YES:
+        if not is_yes(text):
             return [Reply(prompts.load("confirm_again"), choices=["确认", "取消"])], False
         c = self.commands
         try:
@@ -404,46 +396,16 @@ class ReportDialogue:
         return c._saved(stored), True
 
 
-_INCIDENT_STEPS = ("level", "description", "room", "occurred", "measures")
+@dataclass
+class ZeroOffer:
+    """A 零报告 offered for free text that meant one: stored on 确认."""
 
+    commands: ReportCommands
 
-class IncidentDialogue:
-    """/incident step by step: level, what happened, room, time, measures; then stored."""
-
-    def __init__(self, commands: ReportCommands, form: IncidentForm | None = None, step: int = 0):
-        self.commands = commands
-        self.form = form or IncidentForm()
-        self.step_index = step
-
-    def prompt(self) -> str:
-        """The question for the current step."""
-        return prompts.load(f"incident_ask_{_INCIDENT_STEPS[self.step_index]}")
-
-    def step(self, msg: Message, text: str) -> tuple[list[Reply], bool]:
-        """Take one answer; store the incident after the last one."""
-        name = _INCIDENT_STEPS[self.step_index]
-        value = text.strip()
-        if name == "level":
-            try:
-                self.form.level = parse_level(value)
-            except FormError as exc:
-                return [Reply(str(exc), choices=list(LEVELS))], False
-        elif name == "description":
-            if len(value) < 2:
-                return [Reply(self.prompt())], False
-            long = field_problem("description", value)
-            if long:
-                return [Reply(f"{long}\n{self.prompt()}")], False
-            self.form.description = value
-        else:
-            long = field_problem(name, value)
-            if long:
-                return [Reply(f"{long}\n{self.prompt()}")], False
-            setattr(self.form, name, "" if value in SKIP else value)
-        self.step_index += 1
-        if self.step_index < len(_INCIDENT_STEPS):
-            return [Reply(self.prompt())], False
-        try:
-            return self.commands.save_incident(msg, self.form), True
-        except ReportError as exc:
-            return [Reply(str(exc))], True
+    def step(self, msg: Message, text: str) -> Outcome:
+        """确认 stores the zero report, 取消 drops it, anything else asks again."""
+        if is_no(text):
+            return Outcome([Reply(prompts.load("cancelled"))])
+        if not is_yes(text):
+            return Outcome([Reply(prompts.load("confirm_again"), choices=["确认", "取消"])], self)
+        return Outcome(self.commands.cmd_zero(msg, ""))

@@ -63,17 +63,7 @@ REPORT_FIELDS: tuple[Field, ...] = (
 FIELD_BY_ALIAS = {alias: f for f in REPORT_FIELDS for alias in (f.name, *f.aliases)}
 
 LEVELS = ("一般", "较大", "重大", "特别重大")
-_LEVEL_ALIASES = {
-    "一般": "一般", "iv": "一般", "ⅳ": "一般", "4": "一般", "四级": "一般",
-    "较大": "较大", "iii": "较大", "ⅲ": "较大", "3": "较大", "三级": "较大",
-    "重大": "重大", "ii": "重大", "ⅱ": "重大", "2": "重大", "二级": "重大",
-    "特别重大": "特别重大", "i": "特别重大", "ⅰ": "特别重大", "1": "特别重大", "一级": "特别重大",
-}  # fmt: skip
 ESCALATED_LEVELS = ("重大", "特别重大")
-_INCIDENT_KEYS = {
-    "考场": "room", "考场号": "room", "时间": "occurred", "发生时间": "occurred",
-    "措施": "measures", "处置": "measures", "处置措施": "measures", "已采取措施": "measures",
-}  # fmt: skip
 
 _SEP = r"\s*[=＝:：]\s*"
 
@@ -191,46 +181,3 @@ def parse_report_line(text: str) -> ReportForm:
     if problems:
         raise FormError(problems)
     return form
-
-
-def parse_level(value: str) -> str:
-    """An incident level from user text (一般/较大/重大/特别重大, also Ⅰ–Ⅳ级)."""
-    key = value.strip().lower().removesuffix("级").removesuffix("事件") or value
-    level = _LEVEL_ALIASES.get(key) or _LEVEL_ALIASES.get(value.strip().lower())
-    if level is None:
-        raise FormError([f"事件级别“{clip(value)}”不对，应为：{'、'.join(LEVELS)} 之一。"])
-    return level
-
-
-@dataclass
-class IncidentForm:
-    """A filled-in incident report."""
-
-    level: str = ""
-    description: str = ""
-    room: str = ""
-    occurred: str = ""
-    measures: str = ""
-
-
-def parse_incident_line(text: str) -> IncidentForm:
-    """Parse "重大 描述…… 考场=03 时间=10:20 措施=已报告" (level and description required)."""
-    lead, pairs = _pairs(text, tuple(_INCIDENT_KEYS))
-    level_word, _, description = lead.partition(" ")
-    form = IncidentForm(level=parse_level(level_word), description=description.strip())
-    if not form.description:
-        raise FormError(["请写明事件经过，例如：/incident 一般 3号考场考生携带手机，已收缴"])
-    for key, value in pairs:
-        setattr(form, _INCIDENT_KEYS[key], value)
-    problems = incident_problems(form)
-    if problems:
-        raise FormError(problems)
-    return form
-
-
-INCIDENT_TEXT_FIELDS = ("description", "room", "occurred", "measures")
-
-
-def incident_problems(form: IncidentForm) -> list[str]:
-    """Every field of an incident that is over its length limit, as Chinese messages."""
-    return [m for name in INCIDENT_TEXT_FIELDS if (m := field_problem(name, getattr(form, name)))]

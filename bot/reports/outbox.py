@@ -53,8 +53,9 @@ class TransientSendError(SendError):
 class Sender(Protocol):
     """A platform that can deliver a text to a chat (Telegram today, DingTalk later)."""
 
-    async def send_text(self, chat_id: int, text: str) -> None:
-        """Deliver `text`; return only once the platform accepted it, else raise SendError."""
+    async def send_text(self, chat_id: int, text: str, choices: tuple[str, ...] = ()) -> None:
+        """Deliver `text` (with a button per choice, whose tap says its text); return only once
+        the platform accepted it, else raise SendError."""
         ...
 
 
@@ -66,6 +67,7 @@ class PendingNotice:
     dedup: str
     chat_id: int
     text: str
+    choices: tuple[str, ...] = ()  # buttons under it (e.g. 确认收到 on an escalation)
 
 
 @dataclass(frozen=True)
@@ -138,7 +140,8 @@ class Outbox:
                 continue
             existing.add(n.dedup)
             row = Notice(
-                kind=n.kind, dedup=n.dedup, chat_id=n.chat_id, text=n.text, status="pending",
+                kind=n.kind, dedup=n.dedup, chat_id=n.chat_id, text=n.text,
+                choices="\n".join(n.choices), status="pending",
                 attempts=0, uncertain=False, resent=False, next_at=now, last_error="",
                 created_at=now,
             )  # fmt: skip
@@ -148,14 +151,15 @@ class Outbox:
         return [r.id for r in rows]
 
     # ------------------------------------------------------------------ sending
-    def _claim(self, notice_id: int) -> tuple[int, str, bool] | None:
-        """Take a due notice for one attempt: (chat, text, is_resend), or None if not ours."""
+    def _claim(self, notice_id: int) -> tuple[int, str, bool, tuple[str, ...]] | None:
+        """Take a due notice for one attempt: (chat, text, is_resend, choices), or None."""
         now = self.now()
         with self.db.unit() as s:
             row = s.get(Notice, notice_id)
             if row is None or row.status != "pending" or _aware(row.next_at) > now:
                 return None
             chat_id, text, attempts = int(row.chat_id), row.text, row.attempts
+            choices = tuple(c for c in (row.choices or "").split("\n") if c)
             resend = bool(row.uncertain)  # the last attempt's outcome is unknown
             claimed = s.execute(
                 update(Notice)
@@ -170,7 +174,7 @@ class Outbox:
             ).rowcount  # type: ignore[attr-defined]
             if not claimed:  # another sender (the bot and a cron tick) took it first
                 return None
-            return chat_id, text, resend
+            return chat_id, text, resend, choices
 
     def _settle(self, notice_id: int, **values: object) -> None:
         with self.db.unit() as s:
@@ -217,11 +221,14 @@ class Outbox:
             claimed = await call(self._claim, notice_id)
             if claimed is None:
                 continue
-            chat_id, text, resend = claimed
+            chat_id, text, resend, choices = claimed
             if resend:
                 text = prompts.load("notice_resend") + "\n" + text
             try:
-                await sender.send_text(chat_id, text)
+                if choices:
+                    await sender.send_text(chat_id, text, choices=choices)
+                else:
+                    await sender.send_text(chat_id, text)
             except PermanentSendError as exc:
                 log.warning("notice %s to %s failed for good: %s", notice_id, chat_id, exc.reason)
                 await call(self._fail, notice_id, exc.reason)

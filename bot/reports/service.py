@@ -10,6 +10,7 @@ import random
 import time
 from collections.abc import Callable
 from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
 from typing import TypeVar
 
 from sqlalchemy import func, select
@@ -17,7 +18,8 @@ from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.orm import Session
 
 from bot.reports.errors import ReportError, SiteImportError
-from bot.reports.forms import LEVELS, IncidentForm, ReportForm, incident_problems
+from bot.reports.forms import ReportForm
+from bot.reports.incidents import IncidentBook
 from bot.reports.limits import LIMITS, printable
 from bot.reports.outbox import Outbox, PendingNotice
 from bot.reports.overview import Overview
@@ -29,7 +31,6 @@ from bot.reports.views import (
     IncidentView,
     ReportView,
     SiteInfo,
-    incident_view,
     report_view,
 )
 from bot.store.db import Database
@@ -48,16 +49,22 @@ ZERO_TEXT = "今日考务工作正常，无异常情况"
 _Row = TypeVar("_Row", Report, Incident)
 
 
-class ReportService(SiteDirectory, Overview):
+class ReportService(IncidentBook, SiteDirectory, Overview):
     """Sites, bindings, reports and incidents."""
 
     def __init__(
-        self, db: Database, schedule: Schedule, clock: Clock, outbox: Outbox | None = None
+        self,
+        db: Database,
+        schedule: Schedule,
+        clock: Clock,
+        outbox: Outbox | None = None,
+        data_dir: Path | None = None,
     ) -> None:
         self.db = db
         self.schedule = schedule
         self.clock = clock
         self.outbox = outbox or Outbox(db)
+        self.data_dir = data_dir  # where incident photos are kept (attachments/…)
 
     # ------------------------------------------------------------------ helpers
     def now(self) -> datetime:
@@ -90,7 +97,9 @@ class ReportService(SiteDirectory, Overview):
                     if key:
                         s.add(
                             ProcessedUpdate(
-                                key=key, reply=f"{kind}:{view.id}", created_at=self.now()
+                                key=key,
+                                reply=f"{kind}:{getattr(view, 'row_id', 0) or view.id}",
+                                created_at=self.now(),
                             )
                         )
                     return view, False
@@ -117,7 +126,7 @@ class ReportService(SiteDirectory, Overview):
                 return (kind, report_view(row)) if row is not None else None
             if kind == "incident":
                 inc = s.get(Incident, int(ident))
-                return (kind, incident_view(inc)) if inc is not None else None
+                return (kind, self._view(s, inc)) if inc is not None else None
             return None
 
     def _bound_site(self, s: Session, user_id: int, lock: bool = False) -> Site:
@@ -155,11 +164,7 @@ class ReportService(SiteDirectory, Overview):
             site = self._bound_site(s, user_id, lock=True)
             day = self._reporting_day()
             if form is None:
-                n = s.scalar(
-                    select(func.count())
-                    .select_from(Incident)
-                    .where(Incident.site_id == site.id, Incident.report_date == day)
-                )
+                n = self._live_threads(s, site.id, day)
                 if n:
                     raise ReportError(
                         f"今天本考点已报告 {n} 起事件，不能再报零报告。请用 /report 填写完整报告。"
@@ -205,63 +210,6 @@ class ReportService(SiteDirectory, Overview):
                 .order_by(Report.report_date.desc(), Report.version.desc())
             )
             return [report_view(r) for r in rows]
-
-    # ------------------------------------------------------------------ incidents
-    def add_incident(
-        self,
-        user_id: int,
-        user_name: str,
-        form: IncidentForm,
-        key: str | None = None,
-        alerts: Callable[[IncidentView], list[PendingNotice]] | None = None,
-    ) -> tuple[IncidentView, bool]:
-        """Store an incident for the user's site and today; (incident, was_duplicate).
-
-        For an escalated level, the notices from `alerts` are queued in the same transaction,
-        so the incident is never stored without its alert.
-        """
-        if form.level not in LEVELS or not form.description.strip():
-            raise ReportError("事件需要级别（一般/较大/重大/特别重大）和经过说明。")
-        problems = incident_problems(form)
-        if problems:
-            raise ReportError("\n".join(problems))
-        user_name = printable(user_name)[: LIMITS["user_name"].chars]  # a label, not content
-
-        def write(s: Session) -> IncidentView:
-            incident = Incident(
-                site=self._bound_site(s, user_id),
-                report_date=self.today(),
-                level=form.level,
-                description=form.description.strip(),
-                room=form.room.strip(),
-                occurred=form.occurred.strip(),
-                measures=form.measures.strip(),
-                reported_by=user_id,
-                reported_name=user_name,
-                reported_at=self.now(),
-            )
-            s.add(incident)
-            s.flush()
-            view = incident_view(incident)
-            if view.escalated and alerts is not None:
-                self.outbox.add(s, alerts(view))
-            return view
-
-        return self._once(
-            key, "incident", write, lambda s, i: incident_view(_must(s.get(Incident, i)))
-        )
-
-    def incidents(self, start: date, end: date | None = None) -> list[IncidentView]:
-        """Incidents of a day or date range, most severe first."""
-        end = end or start
-        with self.db.read() as s:
-            rows = s.scalars(
-                select(Incident)
-                .where(Incident.report_date >= start, Incident.report_date <= end)
-                .order_by(Incident.report_date, Incident.reported_at)
-            )
-            views = [incident_view(i) for i in rows]
-        return sorted(views, key=lambda v: (v.day, -LEVELS.index(v.level)))
 
     # ------------------------------------------------------------------ notices
     def queue(

@@ -38,7 +38,11 @@ class ReportView:
 
 @dataclass(frozen=True)
 class IncidentView:
-    """One stored incident."""
+    """One incident entry (首报, 续报 or 终报) as it currently stands, with its thread's state.
+
+    `id` is the entry's number as users see it (#12), the same for every version; `thread_id`
+    is the number of the thread's first report.
+    """
 
     id: int
     site: SiteInfo
@@ -50,6 +54,16 @@ class IncidentView:
     measures: str
     reported_name: str
     reported_at: datetime
+    stage: str = "首报"  # 首报 | 续报 | 终报
+    status: str = "处置中"  # of the thread: 处置中 | 已处置 (a 终报 closes it)
+    version: int = 1
+    withdrawn: bool = False
+    thread_id: int = 0
+    row_id: int = 0  # the stored version's own row
+    reported_by: int = 0
+    acknowledged_name: str = ""
+    acknowledged_at: datetime | None = None
+    photos: tuple[str, ...] = ()  # paths relative to the data directory
 
     @property
     def escalated(self) -> bool:
@@ -122,10 +136,10 @@ def report_view(r: Report) -> ReportView:
     )
 
 
-def incident_view(i: Incident) -> IncidentView:
-    """The view of an incident row."""
+def incident_view(i: Incident, **thread: Any) -> IncidentView:
+    """The view of an incident row (`thread`: status, acknowledgement, photos of its thread)."""
     return IncidentView(
-        i.id,
+        i.origin_id or i.id,
         site_info(i.site),
         i.report_date,
         i.level,
@@ -135,6 +149,13 @@ def incident_view(i: Incident) -> IncidentView:
         i.measures,
         i.reported_name,
         aware(i.reported_at),
+        stage=i.stage or "首报",
+        version=i.version or 1,
+        withdrawn=bool(i.withdrawn),
+        thread_id=i.thread_id or i.origin_id or i.id,
+        row_id=i.id,
+        reported_by=int(i.reported_by),
+        **thread,
     )
 
 

@@ -90,10 +90,20 @@ class Report(Base):
 
 
 class Incident(Base):
-    """An incident report (一般/较大/重大/特别重大)."""
+    """One version of an incident report entry (一般/较大/重大/特别重大).
+
+    A thread is a first report (首报) and its follow-ups (续报, 终报), each an entry. An entry's
+    first row is its original (`origin_id` NULL); a correction or a withdrawal is a new row with
+    the original's id in `origin_id` and the next `version`, so nothing reported is overwritten.
+    `thread_id` is the id of the thread's first original (NULL on that row itself).
+    """
 
     __tablename__ = "incidents"
-    __table_args__ = (Index("incidents_day", "report_date", "site_id"),)
+    __table_args__ = (
+        Index("incidents_day", "report_date", "site_id"),
+        Index("incidents_thread", "thread_id"),
+        UniqueConstraint("origin_id", "version"),
+    )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     site_id: Mapped[int] = mapped_column(ForeignKey("sites.id"))
@@ -107,8 +117,37 @@ class Incident(Base):
     reported_by: Mapped[int] = mapped_column(BigInteger)
     reported_name: Mapped[str] = mapped_column(String(200), default="")
     reported_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    stage: Mapped[str] = mapped_column(String(4), default="首报")  # 首报 | 续报 | 终报
+    thread_id: Mapped[int | None] = mapped_column(ForeignKey("incidents.id"), nullable=True)
+    origin_id: Mapped[int | None] = mapped_column(ForeignKey("incidents.id"), nullable=True)
+    version: Mapped[int] = mapped_column(Integer, default=1)
+    withdrawn: Mapped[bool] = mapped_column(Boolean, default=False)
 
     site: Mapped[Site] = relationship(lazy="joined")
+
+
+class IncidentAck(Base):
+    """招生办's acknowledgement of an incident thread (the first one counts; never replaced)."""
+
+    __tablename__ = "incident_acks"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    incident_id: Mapped[int] = mapped_column(ForeignKey("incidents.id"), unique=True)
+    user_id: Mapped[int] = mapped_column(BigInteger)
+    user_name: Mapped[str] = mapped_column(String(200), default="")
+    acknowledged_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
+class IncidentPhoto(Base):
+    """A photo of an incident thread, kept as a file under the data directory."""
+
+    __tablename__ = "incident_photos"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    incident_id: Mapped[int] = mapped_column(ForeignKey("incidents.id"), index=True)
+    path: Mapped[str] = mapped_column(String(300))  # relative to the data directory
+    added_by: Mapped[int] = mapped_column(BigInteger)
+    added_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
 
 
 class ProcessedUpdate(Base):
@@ -181,6 +220,7 @@ class Notice(Base):
     dedup: Mapped[str] = mapped_column(String(128), unique=True)  # one notice per cause
     chat_id: Mapped[int] = mapped_column(BigInteger)
     text: Mapped[str] = mapped_column(Text)
+    choices: Mapped[str] = mapped_column(Text, default="")  # button texts, one per line
     status: Mapped[str] = mapped_column(String(8), default="pending")  # pending|sent|failed
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     uncertain: Mapped[bool] = mapped_column(Boolean, default=False)

@@ -21,6 +21,7 @@ from tests.telegram.fake_bot_api import FakeBotAPI
 
 CHIEF, OTHER_CHIEF = 101, 102
 REPO = Path(__file__).resolve().parents[2]
+HEAD = "0004_incident_lifecycle"
 
 
 def _outbox(h: Harness) -> Outbox:
@@ -50,8 +51,8 @@ async def _deliver(h: Harness, api: FakeBotAPI, seconds: float = 5.0,
 
 def _escalate(h: Harness) -> None:
     h.bind(CHIEF)
-    out = h.text(CHIEF, "/incident 特别重大 保密室试卷袋封条破损 考场=保密室 措施=已封存并报警")
-    assert "已同时报送招生办" in out
+    h.text(CHIEF, "/incident 特别重大 保密室试卷袋封条破损 考场=保密室 措施=已封存并报警")
+    assert "已同时报送招生办" in h.text(CHIEF, "确认")
 
 
 def _delivered(api: FakeBotAPI, chat: int) -> list[str]:
@@ -210,7 +211,7 @@ def test_migration_adds_the_outbox_and_keeps_every_row(tmp_path: Path, db_url: s
         assert conn.execute(sa.text("SELECT remarks FROM reports")).scalar() == "正常"
         assert conn.execute(sa.text("SELECT join_code FROM sites")).scalar() == "J1"
         assert conn.execute(sa.text("SELECT count(*) FROM notices")).scalar() == 0
-        assert conn.execute(sa.text("SELECT version_num FROM alembic_version")).scalar() == "0003"
+        assert conn.execute(sa.text("SELECT version_num FROM alembic_version")).scalar() == HEAD
     db.close()
 
 
@@ -237,6 +238,7 @@ async def test_bot_and_cron_tick_sending_at_once_send_each_notice_once(
     h.bind(CHIEF)
     for i in range(12):
         h.text(CHIEF, f"/incident 重大 事件{i}号 考场=0{i % 9}")
+        h.text(CHIEF, "确认")
     tg = TelegramSettings(_env_file=None, telegram_bot_token="123456:TEST-TOKEN",
                           telegram_base_url=api.base_url)  # fmt: skip
     async with standalone_bot(tg) as one, standalone_bot(tg) as two:

@@ -75,21 +75,22 @@ def test_long_incident_description_and_room_refused_before_the_database(h: Harne
     assert h.services.reports is not None
     assert h.services.reports.incidents(h.services.reports.today()) == []
     assert h.outbox == []  # nothing stored, so no alert either
-    out = h.text(101, "/incident 特别重大 封条破损 考场=03")  # corrected: stored and alerted
-    assert "已同时报送招生办" in out
+    h.text(101, "/incident 特别重大 封条破损 考场=03")  # corrected: stored and alerted
+    assert "已同时报送招生办" in h.text(101, "确认")
     assert [r.chat_id for r in h.outbox] == [COORDINATOR_CHAT]
 
 
 def test_guided_incident_step_over_the_limit_is_asked_again(h: Harness) -> None:
     h.bind(101)
     h.text(101, "/incident")
-    h.text(101, "重大")
+    h.text(101, "较大")
     h.text(101, "考生晕倒")
     out = h.text(101, "考" * 40)
     assert "「考场」最多 32 个字" in out
     h.text(101, "05")
     h.text(101, "无")
-    assert "【重大】考生晕倒" in h.text(101, "已送医")
+    assert "【较大】考生晕倒" in h.text(101, "已送医")
+    assert "【较大】考生晕倒" in h.text(101, "确认")
 
 
 def test_wrong_value_of_100kb_is_not_echoed_whole(h: Harness) -> None:
@@ -99,7 +100,7 @@ def test_wrong_value_of_100kb_is_not_echoed_whole(h: Harness) -> None:
     )
     assert "「应考人数」应为不小于 0 的整数" in out and "…" in out and len(out) < 2_000
     out = h.text(101, "/incident " + "级" * 100_000 + " 经过")
-    assert "不对" in out and len(out) < 2_000
+    assert "「事件经过」最多" in out and len(out) < 2_000
 
 
 def test_sites_file_over_a_column_limit_is_refused_by_line(h: Harness) -> None:

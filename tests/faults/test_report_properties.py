@@ -9,7 +9,9 @@ import re
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from bot.reports.forms import FIELD_BY_ALIAS, FormError, parse_incident_line, parse_report_line
+from bot.messages import normalise
+from bot.reports.forms import FIELD_BY_ALIAS, FormError, parse_report_line
+from bot.reports.incident_forms import IncidentForm, parse_incident_line
 from tests.bot.reports.harness import Harness
 
 CHIEF = 101
@@ -91,15 +93,18 @@ def test_incident_line_stores_what_was_given_or_nothing(h: Harness, line: str) -
     assert service is not None
     before = len(service.incidents(service.today()))
     out = h.text(CHIEF, f"/incident {line}")
-    h.text(CHIEF, "/cancel")  # a guided dialogue may have started (level only)
-    after = service.incidents(service.today())
     try:
-        expected = parse_incident_line(line) if " " in line.strip() else None
+        expected: IncidentForm | None = parse_incident_line(normalise(f"/incident {line}")[10:])
     except FormError:
         expected = None
-    if expected is None:
+    if expected is None or not expected.level:  # refused, or the level is asked for
+        h.text(CHIEF, "/cancel")
+        after = service.incidents(service.today())
         assert len(after) == before and CHINESE.search(out) and "Error" not in out
         return
+    assert "请核对" in out and len(service.incidents(service.today())) == before
+    out = h.text(CHIEF, "确认")
+    after = service.incidents(service.today())
     assert "已记录事件" in out and len(after) == before + 1
     stored = max(after, key=lambda i: i.id)
     assert (stored.level, stored.description, stored.room, stored.occurred, stored.measures) == (

@@ -77,6 +77,9 @@ async def test_kill_9_between_incident_and_alert_then_the_alert_arrives_once(
         api.say(CHIEF, CHIEF, "/bind 001 AAA111")
         await api.wait_for(lambda c: api.sent("sendMessage", CHIEF), timeout=30)
         api.say(CHIEF, CHIEF, "/incident 重大 保密室门锁被撬 措施=已封锁现场并报警")
+        await api.wait_for(lambda c: any("请核对" in x.params.get("text", "")
+                                         for x in api.sent("sendMessage", CHIEF)))  # fmt: skip
+        api.say(CHIEF, CHIEF, "确认")
         await api.wait_for(lambda c: any("已同时报送招生办" in x.params.get("text", "")
                                          for x in api.sent("sendMessage", CHIEF)))  # fmt: skip
         await api.wait_for(lambda c: any(x.method == "sendMessage!500" for x in c))

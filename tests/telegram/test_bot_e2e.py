@@ -155,6 +155,9 @@ async def test_guided_report_in_a_group_uses_force_reply(env: BotEnv) -> None:
 async def test_serious_incident_reaches_coordinator_chat(env: BotEnv) -> None:
     env.api.say(CHIEF, CHIEF, "/bind 001 AAA111")
     env.api.say(CHIEF, CHIEF, "/incident 重大 保密室报警器误报后发现窗户未锁 措施=已复查并上锁")
+    await env.api.wait_for(lambda c: any("请核对" in t for t in texts(env, CHIEF)))
+    echo = env.api.sent_by_id[max(env.api.sent_by_id)]
+    env.api.tap(CHIEF, echo, "say:确认")
     await env.api.wait_for(lambda c: env.api.sent("sendMessage", COORD_CHAT))
     alert = texts(env, COORD_CHAT)[0]
     assert "【重大事件】001 第一中学考点" in alert and "已复查并上锁" in alert
@@ -166,6 +169,7 @@ async def test_escalation_arrives_even_if_the_reporters_reply_fails(env: BotEnv)
     await env.api.wait_for(lambda c: env.api.sent("sendMessage", CHIEF))
     env.api.fail("sendMessage", 500, times=3, chat_id=CHIEF)
     env.api.say(CHIEF, CHIEF, "/incident 特别重大 保密室试卷袋封条破损")
+    env.api.say(CHIEF, CHIEF, "确认")
     await env.api.wait_for(lambda c: env.api.sent("sendMessage", COORD_CHAT))
     assert "【特别重大事件】" in texts(env, COORD_CHAT)[0]
     assert env.services.reports is not None

@@ -66,6 +66,7 @@ def test_zero_report_and_new_versions(h: Harness) -> None:
 def test_zero_refused_after_an_incident(h: Harness) -> None:
     h.bind(CHIEF)
     h.text(CHIEF, "/incident 一般 3号考场考生携带手机，已收缴")
+    h.text(CHIEF, "确认")
     assert "不能再报零报告" in h.text(CHIEF, "/zero")
 
 
@@ -166,7 +167,9 @@ def test_every_version_is_kept(h: Harness) -> None:
 # ---------------------------------------------------------------------------- incidents
 def test_minor_incident_is_not_escalated(h: Harness) -> None:
     h.bind(CHIEF)
-    out = h.text(CHIEF, "/incident 一般 3号考场考生携带手机，已收缴 考场=03 时间=09:40")
+    echo = h.text(CHIEF, "/incident 一般 3号考场考生携带手机，已收缴 考场=03 时间=09:40")
+    assert "请核对" in echo and "考场：03" in echo and "确认后登记" in echo
+    out = h.text(CHIEF, "确认")
     assert "已记录事件" in out and "【一般】" in out and "考场：03" in out
     assert not h.outbox
 
@@ -174,7 +177,9 @@ def test_minor_incident_is_not_escalated(h: Harness) -> None:
 @pytest.mark.parametrize("level", ["重大", "特别重大", "Ⅱ级"])
 def test_serious_incident_reaches_the_coordinator_chat_at_once(h: Harness, level: str) -> None:
     h.bind(CHIEF)
-    out = h.text(CHIEF, f"/incident {level} 保密室门锁被撬 措施=已封锁现场并报警")
+    echo = h.text(CHIEF, f"/incident {level} 保密室门锁被撬 措施=已封锁现场并报警")
+    assert "确认后即报送招生办" in echo and not h.outbox  # nothing is sent before the tap
+    out = h.text(CHIEF, "好的")
     assert "已同时报送招生办" in out
     assert [r.chat_id for r in h.outbox] == [COORDINATOR_CHAT]
     assert "保密室门锁被撬" in h.outbox[0].text and "已封锁现场并报警" in h.outbox[0].text
@@ -184,18 +189,33 @@ def test_guided_incident(h: Harness) -> None:
     h.bind(CHIEF)
     assert "事件级别" in h.text(CHIEF, "/incident")
     assert "级别“严重”不对" in h.text(CHIEF, "严重")
-    h.text(CHIEF, "重大")
+    h.text(CHIEF, "较大")
     h.text(CHIEF, "考生在考场晕倒")
     h.text(CHIEF, "05")
     h.text(CHIEF, "无")
-    out = h.text(CHIEF, "已送医，120到场")
-    assert "【重大】考生在考场晕倒" in out and "时间：未填" in out
+    echo = h.text(CHIEF, "已送医，120到场")
+    assert "【较大】考生在考场晕倒" in echo and "时间：未填" in echo
+    out = h.text(CHIEF, "确认")
+    assert "【较大】考生在考场晕倒" in out and "时间：未填" in out and "已送医" in out
+    assert not h.outbox
+
+
+def test_guided_serious_incident_needs_only_the_description_and_one_tap(h: Harness) -> None:
+    h.bind(CHIEF)
+    h.text(CHIEF, "/incident")
+    h.text(CHIEF, "重大")
+    echo = h.say(CHIEF, "保密室门锁被撬")  # no room, time or measures asked for 重大
+    assert "请核对" in echo[0].text and echo[0].choices == ["确认", "取消"]
+    assert "已同时报送招生办" in h.text(CHIEF, "确认")
     assert len(h.outbox) == 1
 
 
-def test_bad_incident_level(h: Harness) -> None:
+def test_bad_incident_level_is_asked_again_with_buttons(h: Harness) -> None:
     h.bind(CHIEF)
-    assert "级别“严重”不对" in h.text(CHIEF, "/incident 严重 考场停电")
+    (ask,) = h.say(CHIEF, "/incident 严重 考场停电")
+    assert "“严重”不是事件级别" in ask.text and ask.choices == ["一般", "较大", "重大", "特别重大"]
+    assert "级别“很大”不对" in h.text(CHIEF, "很大")
+    assert "【较大】严重 考场停电" in h.text(CHIEF, "较大")
 
 
 # ---------------------------------------------------------------------------- duplicates
@@ -205,8 +225,9 @@ def test_duplicate_delivery_is_recorded_once(h: Harness) -> None:
     first = h.text(CHIEF, "确认", update_id=2)
     assert h.text(CHIEF, "确认", update_id=2) == first  # same delivery again: same answer
     h.text(CHIEF, "/incident 重大 考场停电", update_id=3)
+    h.text(CHIEF, "确认", update_id=4)
     restarted = h.restart()  # a new process sees the same delivery (offset not yet confirmed)
-    again = restarted.text(CHIEF, "/incident 重大 考场停电", update_id=3)
+    again = restarted.text(CHIEF, "确认", update_id=4)
     assert "已记录事件" in again and not restarted.outbox  # not escalated a second time
     assert restarted.services.reports is not None
     day = restarted.services.reports.today()
@@ -230,6 +251,7 @@ def _day_of_reports(h: Harness) -> None:
     h.text(CHIEF, f"/report {FULL}")
     h.text(CHIEF, "确认")
     h.text(CHIEF, "/incident 较大 考场监控断电20分钟")
+    h.text(CHIEF, "确认")
     h.clock.set("2027-06-07 20:30")
     h.text(OTHER_CHIEF, "/zero")
 

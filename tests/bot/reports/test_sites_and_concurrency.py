@@ -65,6 +65,7 @@ def test_concurrent_submissions_lose_nothing(h: Harness) -> None:
         h.text(user, "确认")
         if i % 4 == 0:
             h.text(user, f"/incident 一般 考点{i}的一起小事件")
+            h.text(user, "确认")
         if i % 4:
             h.text(user, "/zero")  # a second version, racing the other sites
 

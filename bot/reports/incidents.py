@@ -1,0 +1,371 @@
+"""Incidents with a lifecycle: first report, follow-ups, corrections, withdrawal,
+acknowledgement by 招生办 and photos (the incident part of `ReportService`).
+
+Rows are never changed: a correction or withdrawal is a new version of an entry, a follow-up is
+a new entry of the thread, an acknowledgement and a photo are rows of their own. Notices they
+cause (escalations, the reporter's receipt) are queued in the same transaction.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Callable
+from dataclasses import replace
+from datetime import date, datetime
+from pathlib import Path
+from typing import Any, TypeVar
+
+from sqlalchemy import func, or_, select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from bot.reports.errors import ReportError
+from bot.reports.forms import LEVELS
+from bot.reports.incident_forms import IncidentForm, incident_problems
+from bot.reports.limits import LIMITS, printable
+from bot.reports.outbox import Outbox, PendingNotice
+from bot.reports.schedule import Schedule
+from bot.reports.views import IncidentView, ReportView, aware, incident_view
+from bot.store.db import Database
+from bot.store.models import Incident, IncidentAck, IncidentPhoto, Report, Site
+
+V = TypeVar("V", ReportView, IncidentView)
+Alerts = Callable[[IncidentView], list[PendingNotice]]
+
+STAGES = ("首报", "续报", "终报")
+PHOTO_TYPES = {"image/jpeg": ".jpg", "image/png": ".png", "image/webp": ".webp",
+               "image/gif": ".gif", "image/heic": ".heic"}  # fmt: skip
+MAX_PHOTO_BYTES = 20 * 1024 * 1024
+
+
+class IncidentBook:
+    """The incident part of `ReportService` (a mixin over its database, clock and outbox)."""
+
+    db: Database
+    schedule: Schedule
+    outbox: Outbox
+    data_dir: Path | None
+
+    def now(self) -> datetime:
+        """Provided by `ReportService`."""
+        raise NotImplementedError
+
+    def today(self) -> date:
+        """Provided by `ReportService`."""
+        raise NotImplementedError
+
+    def _once(self, key: str | None, kind: str, write: Callable[[Session], V],
+              load: Callable[[Session, int], V]) -> tuple[V, bool]:  # fmt: skip
+        raise NotImplementedError
+
+    def _bound_site(self, s: Session, user_id: int, lock: bool = False) -> Site:
+        raise NotImplementedError
+
+    # ------------------------------------------------------------------ writing
+    def add_incident(
+        self,
+        user_id: int,
+        user_name: str,
+        form: IncidentForm,
+        key: str | None = None,
+        alerts: Alerts | None = None,
+        *,
+        stage: str = "首报",
+        thread: int | None = None,
+    ) -> tuple[IncidentView, bool]:
+        """Store a first report (or, with `thread`, a 续报/终报 of it) for the user's site and
+        today; (incident, was_duplicate). The notices from `alerts` are queued in the same
+        transaction, so the incident is never stored without them."""
+        _check(form)
+        if stage not in STAGES or (stage == "首报") != (thread is None):
+            raise ReportError("续报和终报需要写明是哪一起事件的，例如：/incident 续报 #12 经过")
+        user_name = printable(user_name)[: LIMITS["user_name"].chars]  # a label, not content
+
+        def write(s: Session) -> IncidentView:
+            site = self._bound_site(s, user_id, lock=True)
+            root_id = None
+            if thread is not None:
+                entries = self._entries(s, self._thread_root(s, thread, site))
+                root = entries[0]
+                if root.withdrawn:
+                    raise ReportError(f"事件 #{root.id} 已撤回，不能再续报。")
+                if any(e.stage == "终报" and not e.withdrawn for e in entries):
+                    raise ReportError(f"事件 #{root.id} 已终报（已处置），不能再{stage}。"
+                                      f"如需更正终报，请发送：/incident 更正 编号 经过")  # fmt: skip
+                root_id = root.id
+            row = Incident(
+                site=site, report_date=self.today(), level=form.level,
+                description=form.description.strip(), room=form.room.strip(),
+                occurred=form.occurred.strip(), measures=form.measures.strip(),
+                reported_by=user_id, reported_name=user_name, reported_at=self.now(),
+                stage=stage, thread_id=root_id, origin_id=None, version=1, withdrawn=False,
+            )  # fmt: skip
+            s.add(row)
+            s.flush()
+            view = self._view(s, row)
+            if alerts is not None:
+                self.outbox.add(s, alerts(view))
+            return view
+
+        return self._once(key, "incident", write, self._load_row)
+
+    def revise_incident(
+        self,
+        user_id: int,
+        user_name: str,
+        number: int,
+        form: IncidentForm | None,
+        key: str | None = None,
+        alerts: Alerts | None = None,
+    ) -> tuple[IncidentView, bool]:
+        """Store a correction of entry `number` (`form` None: its withdrawal) as its next
+        version; (new version, was_duplicate)."""
+        if form is not None:
+            _check(form)
+        user_name = printable(user_name)[: LIMITS["user_name"].chars]
+
+        def write(s: Session) -> IncidentView:
+            site = self._bound_site(s, user_id, lock=True)
+            current = self._current(s, number, site)
+            if current.withdrawn:
+                raise ReportError(f"事件 #{number} 已撤回，不能再更正或撤回。")
+            source = form or IncidentForm(current.level, current.description, current.room,
+                                          current.occurred, current.measures)  # fmt: skip
+            row = Incident(
+                site=site, report_date=current.report_date, level=source.level,
+                description=source.description.strip(), room=source.room.strip(),
+                occurred=source.occurred.strip(), measures=source.measures.strip(),
+                reported_by=user_id, reported_name=user_name, reported_at=self.now(),
+                stage=current.stage, thread_id=current.thread_id or current.origin_id or current.id,
+                origin_id=current.origin_id or current.id, version=current.version + 1,
+                withdrawn=form is None,
+            )  # fmt: skip
+            s.add(row)
+            s.flush()
+            view = self._view(s, row)
+            if alerts is not None:
+                self.outbox.add(s, alerts(view))
+            return view
+
+        return self._once(key, "incident", write, self._load_row)
+
+    def acknowledge(
+        self, incident_id: int, user_id: int, user_name: str,
+        receipt: Callable[[IncidentView], list[PendingNotice]] | None = None,
+    ) -> tuple[IncidentView, bool]:  # fmt: skip
+        """Record 招生办's acknowledgement of the thread of `incident_id` and queue the
+        reporter's receipt with it; (thread's first report, whether this was the first)."""
+        user_name = printable(user_name)[: LIMITS["user_name"].chars]
+        try:
+            with self.db.unit() as s:
+                root = self._thread_root(s, incident_id, None)
+                if s.scalar(select(IncidentAck.id).where(IncidentAck.incident_id == root)):
+                    return self._thread_view(s, root), False
+                s.add(IncidentAck(incident_id=root, user_id=user_id, user_name=user_name,
+                                  acknowledged_at=self.now()))  # fmt: skip
+                s.flush()
+                view = self._thread_view(s, root)
+                if receipt is not None:
+                    self.outbox.add(s, receipt(view))
+                return view, True
+        except IntegrityError:  # another coordinator was a moment faster
+            with self.db.read() as s:
+                return self._thread_view(s, self._thread_root(s, incident_id, None)), False
+
+    def acknowledge_incident(self, incident_id: int, user_id: int, user_name: str) -> IncidentView:
+        """招生办 acknowledges an incident (any number of its thread): the first report as it
+        now stands. The reporter is told, once, through the notices outbox."""
+        from bot.reports.incident_text import receipt_notices
+
+        return self.acknowledge(incident_id, user_id, user_name,
+                                receipt=lambda v: receipt_notices(self, v))[0]  # fmt: skip
+
+    def attach_photo(
+        self, user_id: int, data: bytes, mime: str, number: int | None = None
+    ) -> IncidentView:
+        """Keep a photo of the user's site's incident `number` (default: its latest incident
+        today) under the data directory; the thread's first report with its photos."""
+        suffix = PHOTO_TYPES.get(mime.lower())
+        if suffix is None:
+            raise ReportError("只能附加照片（JPG、PNG、WebP、GIF、HEIC）。请换成图片后再发。")
+        if not data or len(data) > MAX_PHOTO_BYTES:
+            raise ReportError("照片为空或超过 20 MB，请压缩后再发。")
+        if self.data_dir is None:
+            raise ReportError("未配置数据目录，无法保存照片。")
+        with self.db.read() as s:
+            site = self._bound_site(s, user_id)
+            if number is None:
+                number = s.scalar(
+                    select(func.max(func.coalesce(Incident.thread_id, Incident.id))).where(
+                        Incident.site_id == site.id, Incident.report_date == self.today()
+                    )
+                )
+                if number is None:
+                    raise ReportError("今天本考点还没有事件。请先用 /incident 报告事件，再发照片。")
+            root = self._thread_root(s, number, site)
+            code = site.code
+        digest = hashlib.sha256(data).hexdigest()[:16]
+        relative = Path("attachments") / _safe(code) / f"{root}-{digest}{suffix}"
+        target = self.data_dir / relative
+        target.parent.mkdir(parents=True, exist_ok=True)
+        existed = target.exists()
+        target.write_bytes(data)
+        try:
+            with self.db.unit() as s:
+                known = s.scalar(select(IncidentPhoto.id).where(
+                    IncidentPhoto.incident_id == root, IncidentPhoto.path == relative.as_posix()))  # fmt: skip
+                if known is None:
+                    s.add(IncidentPhoto(incident_id=root, path=relative.as_posix(),
+                                        added_by=user_id, added_at=self.now()))  # fmt: skip
+                    s.flush()
+                return self._thread_view(s, root)
+        except Exception:
+            if not existed:  # no row points at it: leave no stray file behind
+                target.unlink(missing_ok=True)
+            raise
+
+    # ------------------------------------------------------------------ reading
+    def incidents(self, start: date, end: date | None = None) -> list[IncidentView]:
+        """Incident threads first reported in a day or range, withdrawn ones left out, most
+        severe first: each as its first report stands now, with the thread's latest level."""
+        end = end or start
+        with self.db.read() as s:
+            roots = list(s.scalars(select(Incident.id).where(
+                Incident.report_date >= start, Incident.report_date <= end,
+                Incident.thread_id.is_(None), Incident.origin_id.is_(None))))  # fmt: skip
+            views = [self._thread_view(s, r) for r in roots]
+        views = [v for v in views if not v.withdrawn]
+        return sorted(views, key=lambda v: (v.day, -LEVELS.index(v.level), v.reported_at))
+
+    def incident_thread(self, incident_id: int) -> list[IncidentView]:
+        """The first report and its follow-ups as each stands now (withdrawn ones flagged)."""
+        with self.db.read() as s:
+            root = self._thread_root(s, incident_id, None)
+            extra = self._thread_extra(s, root)
+            return [incident_view(e, **extra) for e in self._entries(s, root)]
+
+    def incident(self, incident_id: int) -> IncidentView:
+        """One entry as it stands now."""
+        with self.db.read() as s:
+            row = self._current(s, incident_id, None)
+            return self._view(s, row)
+
+    def zero_then_incident(self, day: date) -> set[str]:
+        """Codes of sites whose current report of `day` is a 零报告 although an incident of
+        theirs (not withdrawn) was reported that day: their report must be corrected."""
+        with self.db.read() as s:
+            top = (
+                select(Report.site_id, func.max(Report.version).label("v"))
+                .where(Report.report_date == day)
+                .group_by(Report.site_id)
+                .subquery()
+            )
+            zero = set(s.scalars(select(Site.code).join(Report, Report.site_id == Site.id).join(
+                top, (Report.site_id == top.c.site_id) & (Report.version == top.c.v)
+            ).where(Report.report_date == day, Report.kind == "zero")))  # fmt: skip
+        if not zero:
+            return set()
+        return {v.site.code for v in self.incidents(day)} & zero
+
+    def open_incidents(self, user_id: int, day: date | None = None) -> int:
+        """How many incident threads (not withdrawn) the user's site has on a day."""
+        day = day or self.today()
+        with self.db.read() as s:
+            site = self._bound_site(s, user_id)
+            code = site.code
+        return sum(1 for v in self.incidents(day) if v.site.code == code)
+
+    def latest_incident(self, user_id: int, open_only: bool = False) -> int | None:
+        """The number of the user's site's latest incident thread today (open: not closed)."""
+        with self.db.read() as s:
+            site = self._bound_site(s, user_id)
+            code = site.code
+        found = [v for v in self.incidents(self.today()) if v.site.code == code]
+        if open_only:
+            found = [v for v in found if v.status != "已处置"]
+        return max((v.id for v in found), default=None)
+
+    # ------------------------------------------------------------------ helpers
+    def _load_row(self, s: Session, row_id: int) -> IncidentView:
+        row = s.get(Incident, row_id)
+        if row is None:
+            raise ReportError("找不到这条记录")
+        return self._view(s, row)
+
+    def _view(self, s: Session, row: Incident) -> IncidentView:
+        return incident_view(row, **self._thread_extra(s, row.thread_id or row.id))
+
+    def _thread_root(self, s: Session, number: int, site: Site | None) -> int:
+        row = s.get(Incident, number)
+        if row is None or (site is not None and row.site_id != site.id):
+            raise ReportError(f"找不到本考点的事件 #{number}。请核对编号（见事件登记后的回复）。")
+        return row.thread_id or row.origin_id or row.id
+
+    def _current(self, s: Session, number: int, site: Site | None) -> Incident:
+        row = s.get(Incident, number)
+        if row is None or (site is not None and row.site_id != site.id):
+            raise ReportError(f"找不到本考点的事件 #{number}。请核对编号（见事件登记后的回复）。")
+        origin = row.origin_id or row.id
+        latest = s.scalars(
+            select(Incident)
+            .where(or_(Incident.id == origin, Incident.origin_id == origin))
+            .order_by(Incident.version.desc())
+            .limit(1)
+        ).first()
+        assert latest is not None
+        return latest
+
+    def _entries(self, s: Session, root: int) -> list[Incident]:
+        """The current version of each entry of a thread, first report first."""
+        rows = s.scalars(select(Incident).where(
+            or_(Incident.id == root, Incident.thread_id == root)))  # fmt: skip
+        latest: dict[int, Incident] = {}
+        for r in rows:
+            origin = r.origin_id or r.id
+            if origin not in latest or r.version > latest[origin].version:
+                latest[origin] = r
+        return [latest[k] for k in sorted(latest)]
+
+    def _thread_extra(self, s: Session, root: int) -> dict[str, Any]:
+        entries = self._entries(s, root)
+        closed = any(e.stage == "终报" and not e.withdrawn for e in entries)
+        ack = s.scalars(select(IncidentAck).where(IncidentAck.incident_id == root)).first()
+        photos = tuple(s.scalars(select(IncidentPhoto.path).where(
+            IncidentPhoto.incident_id == root).order_by(IncidentPhoto.id)))  # fmt: skip
+        return {
+            "status": "已处置" if closed else "处置中",
+            "acknowledged_name": ack.user_name if ack else "",
+            "acknowledged_at": aware(ack.acknowledged_at) if ack else None,
+            "photos": photos,
+        }
+
+    def _live_threads(self, s: Session, site_id: int, day: date) -> int:
+        """How many incident threads (not withdrawn) a site first reported on a day."""
+        roots = s.scalars(select(Incident.id).where(
+            Incident.site_id == site_id, Incident.report_date == day,
+            Incident.thread_id.is_(None), Incident.origin_id.is_(None)))  # fmt: skip
+        return sum(1 for r in list(roots) if not self._entries(s, r)[0].withdrawn)
+
+    def _thread_view(self, s: Session, root: int) -> IncidentView:
+        """The thread as one line: its first report now, with the latest entry's level."""
+        entries = self._entries(s, root)
+        view = incident_view(entries[0], **self._thread_extra(s, root))
+        live = [e for e in entries if not e.withdrawn]
+        if live and live[-1].level in LEVELS:
+            view = replace(view, level=live[-1].level)
+        return view
+
+
+def _check(form: IncidentForm) -> None:
+    if form.level not in LEVELS or not form.description.strip():
+        raise ReportError("事件需要级别（一般/较大/重大/特别重大）和经过说明。")
+    problems = incident_problems(form)
+    if problems:
+        raise ReportError("\n".join(problems))
+
+
+def _safe(code: str) -> str:
+    """A site code as a folder name (codes are digits in practice; anything else is hashed)."""
+    if code.isascii() and code.replace("-", "").replace("_", "").isalnum():
+        return code
+    return hashlib.sha256(code.encode()).hexdigest()[:12]
