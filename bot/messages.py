@@ -14,6 +14,7 @@ _KEEP = set("，：；！？（）")
 _WIDE = {c: chr(c - 0xFEE0) for c in range(0xFF01, 0xFF5F) if chr(c) not in _KEEP}
 _WIDE[0x3000] = " "
 _SPACES = re.compile(r"\s+")
+_TIME = re.compile(r"(?<=\d)：(?=\d)")  # 09：40 is a time, not running text
 
 # One set of words that confirm (or cancel) everywhere a yes/no is asked.
 YES = frozenset({"确认", "确定", "是", "是的", "对", "对的", "好", "好的", "可以", "行", "提交",
@@ -24,7 +25,7 @@ _TRAIL = "。.！!～~ "
 
 def normalise(text: str) -> str:
     """Text with full-width letters, digits, spaces and symbols made ASCII, spaces collapsed."""
-    return _SPACES.sub(" ", text.translate(_WIDE)).strip()
+    return _TIME.sub(":", _SPACES.sub(" ", text.translate(_WIDE))).strip()
 
 
 def _word(text: str) -> str:

@@ -21,7 +21,7 @@ REPORT_HEADER = [
 ]  # fmt: skip
 INCIDENT_HEADER = [
     "日期", "考点代码", "考点名称", "级别", "经过", "考场", "发生时间", "已采取措施",
-    "报告人", "报告时间",
+    "报告人", "报告时间", "编号", "状态", "招生办确认", "照片",
 ]  # fmt: skip
 
 
@@ -72,11 +72,14 @@ def report_rows(service: ReportService, start: date, end: date) -> list[list[Any
 
 
 def incident_rows(service: ReportService, start: date, end: date) -> list[list[Any]]:
-    """Rows of the incident sheet."""
+    """Rows of the incident sheet: one per thread, as its first report stands now, with its
+    state (处置中/已处置), 招生办's acknowledgement and the photos kept under the data directory."""
     tz = service.schedule.tz
     return [
         [i.day.isoformat(), i.site.code, i.site.name, i.level, i.description, i.room, i.occurred,
-         i.measures, i.reported_name, i.reported_at.astimezone(tz).strftime("%Y-%m-%d %H:%M")]
+         i.measures, i.reported_name, i.reported_at.astimezone(tz).strftime("%Y-%m-%d %H:%M"),
+         f"#{i.id}", i.status, (i.acknowledged_name or "已确认") if i.acknowledged_at else "",
+         "；".join(i.photos)]
         for i in service.incidents(start, end)
     ]  # fmt: skip
 

@@ -84,7 +84,9 @@ class IncidentChat:
             number = service.latest_incident(msg.user_id, open_only=action in ("续报", "终报"))
         if number is None:
             raise ReportError(prompts.render("incident_no_number", action=action))
-        current = service.incident(number)
+        current = service.incident(number, msg.user_id)
+        if current.withdrawn:
+            raise ReportError(f"事件 #{number} 已撤回，不能再{action}。")
         if action == "撤回":
             text = prompts.render("incident_withdraw_confirm", **fields(service, current))
             return Outcome([Reply(text, choices=CONFIRM)], Confirm(self, "撤回", number, None))
@@ -176,7 +178,7 @@ class IncidentChat:
         at = view.acknowledged_at
         when = at.astimezone(service.schedule.tz).strftime("%H:%M") if at else ""
         return Outcome([Reply(prompts.render("incident_ack_already", **{
-            **f, "name": view.acknowledged_name or "招生办", "time": when}))])  # fmt: skip
+            **f, "who": view.acknowledged_name or "招生办", "time": when}))])  # fmt: skip
 
     # ------------------------------------------------------------------ photos
     def photo_intent(self, msg: Message, text: str) -> Outcome | None:

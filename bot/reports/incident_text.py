@@ -69,7 +69,7 @@ def receipt_notices(service: ReportService, inc: IncidentView) -> list[PendingNo
     """The reporter's notice that 招生办 received the incident (their private chat)."""
     at = inc.acknowledged_at
     text = prompts.render(
-        "incident_receipt", **{**fields(service, inc), "name": inc.acknowledged_name or "招生办",
+        "incident_receipt", **{**fields(service, inc), "who": inc.acknowledged_name or "招生办",
                                "time": at.astimezone(service.schedule.tz).strftime("%H:%M")
                                if at else ""},
     )  # fmt: skip

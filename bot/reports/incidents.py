@@ -244,10 +244,11 @@ class IncidentBook:
             extra = self._thread_extra(s, root)
             return [incident_view(e, **extra) for e in self._entries(s, root)]
 
-    def incident(self, incident_id: int) -> IncidentView:
-        """One entry as it stands now."""
+    def incident(self, incident_id: int, user_id: int | None = None) -> IncidentView:
+        """One entry as it stands now (with `user_id`: only of that user's site)."""
         with self.db.read() as s:
-            row = self._current(s, incident_id, None)
+            site = self._bound_site(s, user_id) if user_id is not None else None
+            row = self._current(s, incident_id, site)
             return self._view(s, row)
 
     def zero_then_incident(self, day: date) -> set[str]:
