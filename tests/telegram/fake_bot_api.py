@@ -91,12 +91,14 @@ class FakeBotAPI:
         self._runner: web.AppRunner | None = None
         self.base_url = ""
         self.sent_by_id: dict[int, dict[str, Any]] = {}
+        self.uploads: dict[str, bytes] = {}  # file_id -> bytes of photos users sent
 
     # ------------------------------------------------------------------ lifecycle
     async def start(self) -> None:
         app = web.Application()
         app.router.add_route("POST", "/bot{token}/{method}", self._dispatch)
         app.router.add_route("GET", "/bot{token}/{method}", self._dispatch)
+        app.router.add_route("GET", "/file/bot{token}/{path:.*}", self._download)
         self._runner = web.AppRunner(app)
         await self._runner.setup()
         site = web.TCPSite(self._runner, "127.0.0.1", 0)
@@ -143,6 +145,25 @@ class FakeBotAPI:
             message["entities"] = ents
         if reply_to is not None:
             message["reply_to_message"] = reply_to
+        return self.push({"message": message})
+
+    def photo(self, uid: int, cid: int, data: bytes, caption: str = "",
+              document: bool = False) -> int:  # fmt: skip
+        """A user sends a photo (or an image as a file); its bytes are served by getFile."""
+        file_id = f"file{len(self.uploads) + 1}"
+        self.uploads[file_id] = data
+        meta = {"file_id": file_id, "file_unique_id": f"u{file_id}", "file_size": len(data)}
+        message: dict[str, Any] = {
+            "message_id": next(self._message_ids), "date": int(time.time()), "chat": chat(cid),
+            "from": user(uid),
+        }  # fmt: skip
+        if document:
+            message["document"] = {**meta, "file_name": "现场.png", "mime_type": "image/png"}
+        else:
+            message["photo"] = [{**meta, "width": 90, "height": 90},
+                                {**meta, "width": 1280, "height": 960}]  # fmt: skip
+        if caption:
+            message["caption"] = caption
         return self.push({"message": message})
 
     def tap(self, uid: int, message: dict[str, Any], data: str) -> int:
@@ -287,6 +308,17 @@ class FakeBotAPI:
         doc = {"file_id": f"f{len(data)}", "file_unique_id": f"u{len(data)}", "file_name": name,
                "file_size": len(data)}  # fmt: skip
         return self._message(params, document=doc, caption=params.get("caption", ""))
+
+    async def m_getFile(self, params: dict[str, Any], files: Any) -> Any:
+        file_id = str(params["file_id"])
+        data = self.uploads[file_id]
+        return {"file_id": file_id, "file_unique_id": f"u{file_id}", "file_size": len(data),
+                "file_path": f"photos/{file_id}.jpg"}  # fmt: skip
+
+    async def _download(self, request: web.Request) -> web.Response:
+        file_id = request.match_info["path"].rsplit("/", 1)[-1].removesuffix(".jpg")
+        self.calls.append(Call("download", {"file_id": file_id}))
+        return web.Response(body=self.uploads[file_id])
 
     async def m_getChatMember(self, params: dict[str, Any], files: Any) -> Any:
         key = (int(params["chat_id"]), int(params["user_id"]))
