@@ -68,7 +68,8 @@ def run_one(
         assert "已保存" in reply, reply
         if i % 10 == 0:
             t = time.perf_counter()
-            reply = send(user, f"/incident 一般 考点{i}考生携带手机 考场=01")
+            send(user, f"/incident 一般 考点{i}考生携带手机 考场=01")
+            reply = send(user, "确认")  # stored on the one-tap confirmation
             incident_latencies.append(time.perf_counter() - t)
             assert "已记录事件" in reply, reply
 

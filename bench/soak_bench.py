@@ -91,7 +91,8 @@ async def _run(seconds: float, rate: float, faults: float) -> dict[str, object]:
                     queue += [(uid, f"/report {FULL} 备注=R{n}", "report"),
                               (uid, "确认", f"confirm:R{n}")]  # fmt: skip
                 elif roll < 0.465:  # ~8 a minute: below Telegram's 20 a minute to one group
-                    queue.append((uid, f"/incident 重大 事件E{n} 考场=01", f"incident:E{n}"))
+                    queue += [(uid, f"/incident 重大 事件E{n} 考场=01", "incident_echo"),
+                              (uid, "确认", f"incident:E{n}")]  # fmt: skip
                 else:
                     queue.append((uid, rng.choice(QUESTIONS), "question"))
             uid, text, kind = queue.pop(0)
