@@ -114,14 +114,16 @@ class IncidentChat:
               form: IncidentForm | None) -> Outcome:  # fmt: skip
         """Store what was confirmed; escalations go out in the same transaction."""
         service, targets = self.service, self.notifier.coordinator_targets
-        escalate = targets and (form is None or form.level in ESCALATED_LEVELS)
+        levels = {form.level} if form is not None else set()
+        if number is not None:  # a follow-up or revision goes up when its thread ever did
+            try:
+                levels |= service.thread_levels(number)
+            except ReportError as exc:
+                return Outcome([Reply(str(exc))])
+        escalate = bool(targets) and bool(levels & set(ESCALATED_LEVELS))
 
         def alerts(view: IncidentView) -> list[PendingNotice]:
-            thread = service.incident_thread(view.thread_id)[0] if view.thread_id != view.id \
-                else view  # fmt: skip
-            if not (escalate or thread.level in ESCALATED_LEVELS or view.level in ESCALATED_LEVELS):
-                return []
-            return alert_notices(service, view, targets, action)
+            return alert_notices(service, view, targets, action) if escalate else []
 
         try:
             if action in ("更正", "撤回"):
@@ -146,8 +148,8 @@ class IncidentChat:
                 [Reply(prompts.render("incident_withdrawn", **fields(self.service, view)))]
             )
         text = prompts.render("incident_saved", **fields(self.service, view))
-        thread = view if view.thread_id == view.id else self.service.incident_thread(view.id)[0]
-        if self.notifier.coordinator_targets and ESCALATED_LEVELS.count(thread.level or view.level):
+        levels = self.service.thread_levels(view.id)
+        if self.notifier.coordinator_targets and levels & set(ESCALATED_LEVELS):
             text += "\n" + prompts.load("incident_escalated")
         if view.site.code in self.service.zero_then_incident(view.day):
             text += "\n" + prompts.load("incident_zero_then")

@@ -244,6 +244,13 @@ class IncidentBook:
             extra = self._thread_extra(s, root)
             return [incident_view(e, **extra) for e in self._entries(s, root)]
 
+    def thread_levels(self, incident_id: int) -> set[str]:
+        """Every level a thread has had, in any version (was it ever escalated?)."""
+        with self.db.read() as s:
+            root = self._thread_root(s, incident_id, None)
+            return set(s.scalars(select(Incident.level).where(
+                or_(Incident.id == root, Incident.thread_id == root))))  # fmt: skip
+
     def incident(self, incident_id: int, user_id: int | None = None) -> IncidentView:
         """One entry as it stands now (with `user_id`: only of that user's site)."""
         with self.db.read() as s:

@@ -31,4 +31,7 @@ def test_console_session_incident_with_level_asked_and_zero_in_words(h: Harness)
     assert "不能再报零报告" in text
     assert h.services.reports is not None
     thread = h.services.reports.incident_thread(1)
-    assert [(e.stage, e.level, e.room) for e in thread] == [("首报", "较大", "3"), ("续报", "较大", "")]
+    assert [(e.stage, e.level, e.room) for e in thread] == [
+        ("首报", "较大", "3"),
+        ("续报", "较大", ""),
+    ]

@@ -138,6 +138,19 @@ def test_withdrawal_is_a_version_and_leaves_the_lists(h: Harness) -> None:
     assert entry.withdrawn
     assert "已撤回" in h.text(CHIEF, f"/incident 更正 #{n} 一般 新经过")
     assert "零报告（第 1 版" in h.text(CHIEF, "/zero")  # a withdrawn incident does not count
+    assert not h.outbox  # a 一般 incident and its withdrawal stay at the site
+
+
+def test_withdrawal_and_correction_of_a_serious_incident_reach_the_coordinators(
+    h: Harness,
+) -> None:
+    h.bind(CHIEF)
+    report(h, "/incident 重大 考场停电")
+    n = number(h)
+    report(h, f"/incident 更正 #{n} 一般 考场短暂停电，已恢复")
+    report(h, f"/incident 撤回 #{n}")
+    alert, correction, withdrawal = (r.text for r in h.outbox)
+    assert "【重大事件】" in alert and f"#{n} 更正" in correction and f"#{n} 撤回" in withdrawal
 
 
 def test_followups_are_linked_and_the_final_report_closes(h: Harness) -> None:
