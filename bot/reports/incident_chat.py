@@ -72,7 +72,7 @@ class IncidentChat:
         if not form.level:
             first = args.split(" ", 1)[0]
             if " " in args and len(first) <= 4:  # "严重 考场停电": a word meant as a level
-                why = f"“{clip(first)}”不是事件级别。"
+                why = prompts.render("incident_not_a_level", word=clip(first))
         return IncidentDialogue(self, msg, form, why=why).ask()
 
     def _follow(self, msg: Message, action: str, number: int | None, rest: str) -> Outcome:
@@ -86,7 +86,9 @@ class IncidentChat:
             raise ReportError(prompts.render("incident_no_number", action=action))
         current = service.incident(number, msg.user_id)
         if current.withdrawn:
-            raise ReportError(f"事件 #{number} 已撤回，不能再{action}。")
+            raise ReportError(
+                prompts.render("incident_withdrawn_already", number=number, action=action)
+            )
         if action == "撤回":
             text = prompts.render("incident_withdraw_confirm", **fields(service, current))
             return Outcome([Reply(text, choices=CONFIRM)], Confirm(self, "撤回", number, None))
@@ -104,9 +106,11 @@ class IncidentChat:
             return Outcome([Reply(text, choices=CONFIRM)], Confirm(self, "更正", number, form))
         thread = service.incident_thread(number)[0]
         if thread.withdrawn:
-            raise ReportError(f"事件 #{thread.id} 已撤回，不能再{action}。")
+            raise ReportError(
+                prompts.render("incident_withdrawn_already", number=thread.id, action=action)
+            )
         if thread.status == "已处置":
-            raise ReportError(f"事件 #{thread.id} 已终报（已处置），不能再{action}。")
+            raise ReportError(prompts.render("incident_closed", number=thread.id, action=action))
         return Confirm(self, action, thread.id, form).ask(msg, stage=action)
 
     # ------------------------------------------------------------------ storing
@@ -160,8 +164,8 @@ class IncidentChat:
     def ack_intent(self, msg: Message, text: str, coordinators: set[int]) -> Outcome | None:
         """ "确认收到 #12" (the button under an escalation) from a coordinator."""
         m = _ACK.match(text.strip())
-        if m is None:
-            return None
+        if m is None or (msg.user_id not in coordinators and not msg.tapped):
+            return None  # typed by someone else, "收到 3" is just chat
         return self.acknowledge(msg, int(m.group(1)), coordinators)
 
     def acknowledge(self, msg: Message, number: int, coordinators: set[int]) -> Outcome:
@@ -173,7 +177,7 @@ class IncidentChat:
             view, first = service.acknowledge(number, msg.user_id, msg.user_name,
                                                receipt=lambda v: receipt_notices(service, v))  # fmt: skip
         except ReportError as exc:
-            return Outcome([Reply(str(exc).replace("本考点的", ""))])
+            return Outcome([Reply(str(exc))])
         f = fields(service, view)
         if first:
             return Outcome([Reply(prompts.render("incident_ack_done", **f))])

@@ -19,6 +19,7 @@ from sqlalchemy import func, or_, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+import prompts
 from bot.reports.errors import ReportError
 from bot.reports.forms import LEVELS
 from bot.reports.incident_forms import IncidentForm, incident_problems
@@ -78,7 +79,7 @@ class IncidentBook:
         transaction, so the incident is never stored without them."""
         _check(form)
         if stage not in STAGES or (stage == "首报") != (thread is None):
-            raise ReportError("续报和终报需要写明是哪一起事件的，例如：/incident 续报 #12 经过")
+            raise ReportError(prompts.load("incident_followup_needs_number"))
         user_name = printable(user_name)[: LIMITS["user_name"].chars]  # a label, not content
 
         def write(s: Session) -> IncidentView:
@@ -88,10 +89,12 @@ class IncidentBook:
                 entries = self._entries(s, self._thread_root(s, thread, site))
                 root = entries[0]
                 if root.withdrawn:
-                    raise ReportError(f"事件 #{root.id} 已撤回，不能再续报。")
+                    raise ReportError(prompts.render("incident_withdrawn_already", number=root.id,
+                                                     action=stage))  # fmt: skip
                 if any(e.stage == "终报" and not e.withdrawn for e in entries):
-                    raise ReportError(f"事件 #{root.id} 已终报（已处置），不能再{stage}。"
-                                      f"如需更正终报，请发送：/incident 更正 编号 经过")  # fmt: skip
+                    raise ReportError(
+                        prompts.render("incident_closed", number=root.id, action=stage)
+                    )
                 root_id = root.id
             row = Incident(
                 site=site, report_date=self.today(), level=form.level,
@@ -128,7 +131,8 @@ class IncidentBook:
             site = self._bound_site(s, user_id, lock=True)
             current = self._current(s, number, site)
             if current.withdrawn:
-                raise ReportError(f"事件 #{number} 已撤回，不能再更正或撤回。")
+                raise ReportError(prompts.render("incident_withdrawn_already", number=number,
+                                                 action="更正或撤回"))  # fmt: skip
             source = form or IncidentForm(current.level, current.description, current.room,
                                           current.occurred, current.measures)  # fmt: skip
             row = Incident(
@@ -187,21 +191,17 @@ class IncidentBook:
         today) under the data directory; the thread's first report with its photos."""
         suffix = PHOTO_TYPES.get(mime.lower())
         if suffix is None:
-            raise ReportError("只能附加照片（JPG、PNG、WebP、GIF、HEIC）。请换成图片后再发。")
+            raise ReportError(prompts.load("photo_bad_type"))
         if not data or len(data) > MAX_PHOTO_BYTES:
-            raise ReportError("照片为空或超过 20 MB，请压缩后再发。")
+            raise ReportError(prompts.load("attachment_too_large"))
         if self.data_dir is None:
-            raise ReportError("未配置数据目录，无法保存照片。")
+            raise ReportError(prompts.load("photo_no_data_dir"))
+        if number is None:
+            number = self.latest_incident(user_id)
+            if number is None:
+                raise ReportError(prompts.load("photo_no_incident"))
         with self.db.read() as s:
             site = self._bound_site(s, user_id)
-            if number is None:
-                number = s.scalar(
-                    select(func.max(func.coalesce(Incident.thread_id, Incident.id))).where(
-                        Incident.site_id == site.id, Incident.report_date == self.today()
-                    )
-                )
-                if number is None:
-                    raise ReportError("今天本考点还没有事件。请先用 /incident 报告事件，再发照片。")
             root = self._thread_root(s, number, site)
             code = site.code
         digest = hashlib.sha256(data).hexdigest()[:16]
@@ -306,13 +306,13 @@ class IncidentBook:
     def _thread_root(self, s: Session, number: int, site: Site | None) -> int:
         row = s.get(Incident, number)
         if row is None or (site is not None and row.site_id != site.id):
-            raise ReportError(f"找不到本考点的事件 #{number}。请核对编号（见事件登记后的回复）。")
+            raise ReportError(prompts.render("incident_not_found", number=number))
         return row.thread_id or row.origin_id or row.id
 
     def _current(self, s: Session, number: int, site: Site | None) -> Incident:
         row = s.get(Incident, number)
         if row is None or (site is not None and row.site_id != site.id):
-            raise ReportError(f"找不到本考点的事件 #{number}。请核对编号（见事件登记后的回复）。")
+            raise ReportError(prompts.render("incident_not_found", number=number))
         origin = row.origin_id or row.id
         latest = s.scalars(
             select(Incident)
@@ -366,7 +366,7 @@ class IncidentBook:
 
 def _check(form: IncidentForm) -> None:
     if form.level not in LEVELS or not form.description.strip():
-        raise ReportError("事件需要级别（一般/较大/重大/特别重大）和经过说明。")
+        raise ReportError(prompts.load("incident_incomplete"))
     problems = incident_problems(form)
     if problems:
         raise ReportError("\n".join(problems))

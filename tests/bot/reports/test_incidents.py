@@ -177,8 +177,8 @@ def test_followup_errors(h: Harness) -> None:
     report(h, "/incident 一般 考生迟到")
     n = number(h)
     assert "请写明续报内容" in h.text(CHIEF, f"/incident 续报 #{n}")
-    assert f"找不到本考点的事件 #{n}" in h.text(OTHER_CHIEF, f"/incident 撤回 #{n}")
-    assert "找不到本考点的事件 #999" in h.text(CHIEF, "/incident 更正 #999 一般 经过")
+    assert f"找不到事件 #{n}" in h.text(OTHER_CHIEF, f"/incident 撤回 #{n}")
+    assert "找不到事件 #999" in h.text(CHIEF, "/incident 更正 #999 一般 经过")
 
 
 # ---------------------------------------------------------------------------- 招生办
@@ -207,7 +207,8 @@ def test_acknowledgement_refusals(h: Harness) -> None:
     h.bind(CHIEF)
     report(h, "/incident 重大 考场停电")
     n = number(h)
-    assert "仅限招生办" in h.text(CHIEF, f"确认收到 #{n}")
+    tap = Message(CHIEF, COORDINATOR_CHAT, f"确认收到 #{n}", "张", False, tapped=True)
+    assert "仅限招生办" in h.core.handle(tap)[0].text
     assert "仅限招生办" in h.text(CHIEF, f"/ack {n}")
     assert "用法：/ack" in h.text(COORDINATOR, "/ack abc")
     assert "找不到" in h.text(COORDINATOR, "/ack 999")
@@ -249,7 +250,7 @@ def test_photo_refusals(h: Harness) -> None:
     assert "还没有事件" in photo(h, CHIEF)
     report(h, "/incident 一般 考生携带手机")
     assert "只能附加照片" in photo(h, CHIEF, mime="application/pdf")
-    assert "找不到本考点的事件 #999" in photo(h, CHIEF, caption="#999")
+    assert "找不到事件 #999" in photo(h, CHIEF, caption="#999")
     assert not (h.services.settings.data_dir / "attachments").exists() or not any(
         (h.services.settings.data_dir / "attachments").rglob("*.pdf")
     )
