@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date, datetime
-from typing import Protocol
+from typing import Protocol, TypeVar
 
 import prompts
 from bot.messages import Message, Outcome, OutFile, Reply, is_no, is_yes
@@ -25,6 +25,7 @@ from bot.reports.limits import clip
 from bot.reports.notify import Notifier, site_line
 from bot.reports.service import IncidentView, ReportError, ReportService, ReportView, SiteInfo
 
+R = TypeVar("R", list[Reply], Outcome)
 _NOTICE_KINDS = {"reminder": "提醒", "digest": "截止汇总", "escalation": "重大事件通报",
                  "receipt": "事件回执"}  # fmt: skip
 
@@ -62,16 +63,12 @@ class ReportCommands:
             lambda msg, text: self.incidents.ack_intent(msg, text, self.coordinators),
             self.zero_intent,
         ]
+        incident = self.incidents.cmd_incident
         for name, handler, text, role in (
             ("bind", self.cmd_bind, "绑定考点：/bind 考点代码 加入码（请私聊）", "all"),
             ("zero", self.cmd_zero, "零报告：今日考务正常，无异常", "chief"),
             ("report", self.cmd_report, "填写每日报告（逐项填写，或一行写完）", "chief"),
-            (
-                "incident",
-                self.incidents.cmd_incident,
-                "报告事件：/incident 级别 经过（续报、终报、更正、撤回见回复）",
-                "chief",
-            ),
+            ("incident", incident, "报告事件：/incident 级别 经过", "chief"),
             ("myreports", self.cmd_myreports, "查看本考点近 7 天提交的各版本报告", "chief"),
             ("status", self.cmd_status, "已报、迟报、未报考点：/status [日期]", "coordinator"),
             ("summary", self.cmd_summary, "当日汇总：/summary [日期]", "coordinator"),
@@ -91,7 +88,7 @@ class ReportCommands:
             out.add("chief")
         return out
 
-    def _guard(self, msg: Message, run: Callable[[], list[Reply]]) -> list[Reply]:
+    def _guard(self, msg: Message, run: Callable[[], R]) -> R | list[Reply]:
         try:
             return run()
         except (ReportError, FormError) as exc:
@@ -157,36 +154,23 @@ class ReportCommands:
             text += "\n" + prompts.render("report_late", deadline=deadline)
         return [Reply(text)]
 
-    def cmd_report(self, msg: Message, args: str) -> Outcome:
+    def cmd_report(self, msg: Message, args: str) -> list[Reply] | Outcome:
         """/report: guided step by step, or one line "应考=300 实考=298 …" shown back first."""
-        try:
+
+        def run() -> Outcome:
             site = self.service.site_of(msg.user_id)
             if site is None:
                 raise ReportError(prompts.load("not_bound"))
             if not args:
                 dialogue = ReportDialogue(self)
-                return Outcome(
-                    [
-                        Reply(
-                            prompts.render("report_start", site=site.name)
-                            + "\n"
-                            + dialogue.prompt()
-                        )
-                    ],
-                    dialogue,
-                )
+                text = prompts.render("report_start", site=site.name) + "\n" + dialogue.prompt()
+                return Outcome([Reply(text)], dialogue)
             form = parse_report_line(args)
-            return Outcome(
-                [
-                    Reply(
-                        prompts.render("report_confirm", summary=form.summary()),
-                        choices=["确认", "取消"],
-                    )
-                ],
-                ReportDialogue(self, form=form, confirming=True),
-            )
-        except (ReportError, FormError) as exc:
-            return Outcome([Reply(str(exc))])
+            confirm = prompts.render("report_confirm", summary=form.summary())
+            return Outcome([Reply(confirm, choices=["确认", "取消"])],
+                           ReportDialogue(self, form=form, confirming=True))  # fmt: skip
+
+        return self._guard(msg, run)
 
     def redelivered(self, msg: Message) -> list[Reply] | None:
         """The reply a platform delivery got the first time, when it stored a report or incident."""
