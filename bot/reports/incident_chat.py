@@ -80,6 +80,7 @@ class IncidentChat:
         if number is None:
             m = _NUMBER.search(rest)
             number = int(m.group(1)) if m else None
+            rest = _NUMBER.sub(" ", rest, count=1).strip()
         if number is None:
             number = service.latest_incident(msg.user_id, open_only=action in ("续报", "终报"))
         if number is None:
@@ -99,8 +100,9 @@ class IncidentChat:
         form = parse_incident_line(rest)
         form.level = form.level or current.level
         if action == "更正":
-            if not form.room:
-                form.room = current.room
+            for name in ("room", "occurred", "measures"):  # what is not restated is kept
+                if not getattr(form, name):
+                    setattr(form, name, getattr(current, name))
             view = _preview(current, form)
             text = prompts.render("incident_correct_confirm", **fields(service, view))
             return Outcome([Reply(text, choices=CONFIRM)], Confirm(self, "更正", number, form))

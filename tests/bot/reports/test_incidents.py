@@ -117,13 +117,14 @@ def test_incident_refused_for_unbound_user_and_without_description(h: Harness) -
 # ---------------------------------------------------------------------------- versions
 def test_correction_is_a_new_version_and_keeps_the_first(h: Harness) -> None:
     h.bind(CHIEF)
-    report(h, "/incident 一般 考生携带手机 考场=03")
+    report(h, "/incident 一般 考生携带手机 考场=03 措施=已收缴")
     n = number(h)
-    echo, out = report(h, f"/incident 更正 #{n} 较大 考生携带手机并有作弊嫌疑")
+    echo, out = report(h, f"/incident 更正 较大 考生携带手机并有作弊嫌疑 #{n}")
     assert "更正事件" in echo and "【较大】考生携带手机并有作弊嫌疑" in echo
     assert "第 2 版" in out
     (inc,) = today_incidents(h)
     assert (inc.id, inc.version, inc.level, inc.room) == (n, 2, "较大", "03")
+    assert (inc.description, inc.measures) == ("考生携带手机并有作弊嫌疑", "已收缴")
     assert rows(h) == 2  # the first version is kept
 
 

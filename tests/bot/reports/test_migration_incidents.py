@@ -63,3 +63,28 @@ def test_migration_keeps_incidents_and_notices(tmp_path: Path, db_url: str) -> N
     assert view.thread_id == 1 and view.status == "已处置"
     assert service.acknowledge_incident(1, 900, "李").acknowledged_name == "李"
     db.close()
+
+
+def test_downgrade_to_0003_keeps_every_incident(tmp_path: Path, db_url: str) -> None:
+    db = Database(normalise_url(db_url or None, tmp_path))
+    migrate(db.engine)
+    with db.engine.begin() as conn:
+        conn.execute(sa.text("INSERT INTO sites (code, name, district, join_code, created_at, "
+                             "updated_at) VALUES ('001', '一中', '城区', 'J1', :t, :t)"), T)  # fmt: skip
+        for n in (1, 2):
+            conn.execute(sa.text(
+                "INSERT INTO incidents (site_id, report_date, level, description, room, occurred, "
+                "measures, reported_by, reported_name, reported_at, stage, thread_id, version, "
+                f"withdrawn) VALUES (1, '2027-06-07', '一般', '事件{n}', '', '', '', 101, '张', "
+                ":t, :stage, :thread, 1, false)"),
+                {**T, "stage": "首报" if n == 1 else "续报", "thread": None if n == 1 else 1})  # fmt: skip
+    cfg = Config()
+    cfg.set_main_option("script_location", str(REPO / "bot" / "store" / "migrations"))
+    with db.engine.begin() as conn:
+        cfg.attributes["connection"] = conn
+        command.downgrade(cfg, "0003")
+    with db.engine.connect() as conn:
+        assert conn.execute(sa.text("SELECT count(*) FROM incidents")).scalar() == 2
+        columns = {c["name"] for c in sa.inspect(conn).get_columns("incidents")}
+        assert "stage" not in columns and "description" in columns
+    db.close()
