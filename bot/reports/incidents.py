@@ -9,7 +9,7 @@ cause (escalations, the reporter's receipt) are queued in the same transaction.
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import replace
 from datetime import date, datetime
 from pathlib import Path
@@ -230,10 +230,30 @@ class IncidentBook:
         severe first: each as its first report stands now, with the thread's latest level."""
         end = end or start
         with self.db.read() as s:
-            roots = list(s.scalars(select(Incident.id).where(
-                Incident.report_date >= start, Incident.report_date <= end,
-                Incident.thread_id.is_(None), Incident.origin_id.is_(None))))  # fmt: skip
-            views = [self._thread_view(s, r) for r in roots]
+            # Every row of the threads first reported in the range, their acknowledgements and
+            # photos: three queries however many incidents (status views list them all).
+            first = (
+                select(Incident.id)
+                .where(Incident.report_date >= start, Incident.report_date <= end,
+                       Incident.thread_id.is_(None), Incident.origin_id.is_(None))
+                .scalar_subquery()
+            )  # fmt: skip
+            rows = list(s.scalars(select(Incident).where(
+                or_(Incident.id.in_(first), Incident.thread_id.in_(first)))))  # fmt: skip
+            acks = {a.incident_id: a for a in s.scalars(
+                select(IncidentAck).where(IncidentAck.incident_id.in_(first)))}  # fmt: skip
+            photos: dict[int, list[str]] = {}
+            for root, path in s.execute(select(IncidentPhoto.incident_id, IncidentPhoto.path)
+                                        .where(IncidentPhoto.incident_id.in_(first))
+                                        .order_by(IncidentPhoto.id)):  # fmt: skip
+                photos.setdefault(root, []).append(path)
+            threads: dict[int, list[Incident]] = {}
+            for r in rows:
+                threads.setdefault(r.thread_id or r.id, []).append(r)
+            views = [
+                self._summarise(_current_entries(t), acks.get(root), tuple(photos.get(root, ())))
+                for root, t in threads.items()
+            ]
         views = [v for v in views if not v.withdrawn]
         return sorted(views, key=lambda v: (v.day, -LEVELS.index(v.level), v.reported_at))
 
@@ -325,27 +345,14 @@ class IncidentBook:
 
     def _entries(self, s: Session, root: int) -> list[Incident]:
         """The current version of each entry of a thread, first report first."""
-        rows = s.scalars(select(Incident).where(
-            or_(Incident.id == root, Incident.thread_id == root)))  # fmt: skip
-        latest: dict[int, Incident] = {}
-        for r in rows:
-            origin = r.origin_id or r.id
-            if origin not in latest or r.version > latest[origin].version:
-                latest[origin] = r
-        return [latest[k] for k in sorted(latest)]
+        return _current_entries(s.scalars(select(Incident).where(
+            or_(Incident.id == root, Incident.thread_id == root))))  # fmt: skip
 
     def _thread_extra(self, s: Session, root: int) -> dict[str, Any]:
-        entries = self._entries(s, root)
-        closed = any(e.stage == "终报" and not e.withdrawn for e in entries)
         ack = s.scalars(select(IncidentAck).where(IncidentAck.incident_id == root)).first()
         photos = tuple(s.scalars(select(IncidentPhoto.path).where(
             IncidentPhoto.incident_id == root).order_by(IncidentPhoto.id)))  # fmt: skip
-        return {
-            "status": "已处置" if closed else "处置中",
-            "acknowledged_name": ack.user_name if ack else "",
-            "acknowledged_at": aware(ack.acknowledged_at) if ack else None,
-            "photos": photos,
-        }
+        return _extra(self._entries(s, root), ack, photos)
 
     def _live_threads(self, s: Session, site_id: int, day: date) -> int:
         """How many incident threads (not withdrawn) a site first reported on a day."""
@@ -356,12 +363,43 @@ class IncidentBook:
 
     def _thread_view(self, s: Session, root: int) -> IncidentView:
         """The thread as one line: its first report now, with the latest entry's level."""
-        entries = self._entries(s, root)
-        view = incident_view(entries[0], **self._thread_extra(s, root))
+        ack = s.scalars(select(IncidentAck).where(IncidentAck.incident_id == root)).first()
+        photos = tuple(s.scalars(select(IncidentPhoto.path).where(
+            IncidentPhoto.incident_id == root).order_by(IncidentPhoto.id)))  # fmt: skip
+        return self._summarise(self._entries(s, root), ack, photos)
+
+    @staticmethod
+    def _summarise(
+        entries: list[Incident], ack: IncidentAck | None, photos: tuple[str, ...]
+    ) -> IncidentView:
+        view = incident_view(entries[0], **_extra(entries, ack, photos))
         live = [e for e in entries if not e.withdrawn]
         if live and live[-1].level in LEVELS:
             view = replace(view, level=live[-1].level)
         return view
+
+
+def _current_entries(rows: Iterable[Incident]) -> list[Incident]:
+    """The current (highest) version of each entry among a thread's rows, first report first."""
+    latest: dict[int, Incident] = {}
+    for r in rows:
+        origin = r.origin_id or r.id
+        if origin not in latest or r.version > latest[origin].version:
+            latest[origin] = r
+    return [latest[k] for k in sorted(latest)]
+
+
+def _extra(
+    entries: list[Incident], ack: IncidentAck | None, photos: tuple[str, ...]
+) -> dict[str, Any]:
+    """A thread's state shown on each of its entries."""
+    closed = any(e.stage == "终报" and not e.withdrawn for e in entries)
+    return {
+        "status": "已处置" if closed else "处置中",
+        "acknowledged_name": ack.user_name if ack else "",
+        "acknowledged_at": aware(ack.acknowledged_at) if ack else None,
+        "photos": photos,
+    }
 
 
 def _check(form: IncidentForm) -> None:
