@@ -60,6 +60,7 @@ class ReportCommands:
         core.role_checks.append(self.roles)
         core.intents += [
             self.incidents.photo_intent,
+            self.incidents.zero_then_intent,
             lambda msg, text: self.incidents.ack_intent(msg, text, self.coordinators),
             self.zero_intent,
         ]

@@ -33,6 +33,7 @@ if TYPE_CHECKING:
     from bot.reports.service import ReportService
 
 CONFIRM = ["确认", "取消"]
+FILE_REPORT, LATER = "填写日报", "稍后"
 SKIP = {"无", "没有", "跳过", "-", "略"}
 _ACK = re.compile(r"^(?:" + ACK_WORD + r"|收到)\s*#?\s*(\d{1,9})$")
 _NUMBER = re.compile(r"#\s*(\d{1,9})")
@@ -159,8 +160,21 @@ class IncidentChat:
             text += "\n" + prompts.load("incident_escalated")
         if view.site.code in self.service.zero_then_incident(view.day):
             text += "\n" + prompts.load("incident_zero_then")
-            return Outcome([Reply(text, choices=["填写日报", "稍后"])], ZeroThenOffer(self))
+            return Outcome([Reply(text, choices=[FILE_REPORT, LATER])])
         return Outcome([Reply(text)])
+
+    def zero_then_intent(self, msg: Message, text: str) -> Outcome | None:
+        """填写日报 / 稍后 under an incident stored after a 零报告: open the guided report, or
+        a reminder. Not a dialogue, so whatever else the chief sends is handled as usual."""
+        if text.strip() not in (FILE_REPORT, LATER):
+            return None
+        site = self.service.site_of(msg.user_id)
+        if site is None or site.code not in self.service.zero_then_incident(self.service.today()):
+            return None
+        if text.strip() == LATER:
+            return Outcome([Reply(prompts.load("incident_zero_later"))])
+        result = self.report(msg, "")
+        return result if isinstance(result, Outcome) else Outcome(result)
 
     # ------------------------------------------------------------------ 招生办
     def ack_intent(self, msg: Message, text: str, coordinators: set[int]) -> Outcome | None:
@@ -307,19 +321,3 @@ class IncidentDialogue:
             self.asked.add(name)
             setattr(self.form, name, "" if value in SKIP else value)
         return self.ask()
-
-
-@dataclass
-class ZeroThenOffer:
-    """After an incident on a day with a 零报告: 填写日报 opens the guided daily report."""
-
-    chat: IncidentChat
-
-    def step(self, msg: Message, text: str) -> Outcome:
-        """填写日报 (or 确认) opens the report; anything else is a reminder to do it later."""
-        if text.strip() in ("填写日报", "更正日报", "/report") or is_yes(text):
-            result = self.chat.report(msg, "")
-            return result if isinstance(result, Outcome) else Outcome(result)
-        if text.strip() == "稍后" or is_no(text):
-            return Outcome([Reply(prompts.load("incident_zero_later"))])
-        return Outcome([Reply(prompts.load("incident_zero_later"))])

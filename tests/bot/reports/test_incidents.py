@@ -279,6 +279,11 @@ def test_zero_then_incident_later(h: Harness) -> None:
     report(h, "/incident 一般 考生携带手机")
     assert "/report" in h.text(CHIEF, "稍后")
     assert svc(h).zero_then_incident(svc(h).today()) == {"001"}
+    h.text(CHIEF, f"/report {FULL}")
+    h.text(CHIEF, "确认")
+    # once corrected, the old button is no longer an action
+    tap = Message(CHIEF, CHIEF, "填写日报", "张", tapped=True)
+    assert "已过期" in h.core.handle(tap)[0].text
 
 
 # ---------------------------------------------------------------------------- zero report in words
