@@ -484,7 +484,7 @@ def cmd_run(args: argparse.Namespace) -> int:
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser for every subcommand."""
     p = argparse.ArgumentParser(
-        prog="kaowu", description="考务助手：考务规定问答（附出处）与每日报告。"
+        prog="kaowu", description="考务助手：考务规定问答（附出处）与日报。"
     )
     p.add_argument("-v", "--verbose", action="store_true", help="输出调试日志")
     sub = p.add_subparsers(dest="command")
@@ -515,7 +515,7 @@ def build_parser() -> argparse.ArgumentParser:
     lst.add_argument("--json", action="store_true")
     s.set_defaults(func=cmd_sites)
 
-    s = sub.add_parser("reports", help="每日报告")
+    s = sub.add_parser("reports", help="日报")
     rep_sub = s.add_subparsers(dest="action", required=True)
     st = rep_sub.add_parser("status", help="已报、迟报、未报考点")
     st.add_argument("--date", help="日期，默认今天")
@@ -609,6 +609,8 @@ def _explain(exc: Exception) -> str | None:
 
     from bot.llm import LLMUnavailable
     from bot.reports.schedule import ScheduleError
+    from bot.reports.scope import ScopeError
+    from bot.reports.template import TemplateError
     from bot.rerank import RerankerUnavailable
     from bot.store.db import DatabaseUnavailable
     from knowledge.embeddings import EmbedderUnavailable
@@ -623,6 +625,8 @@ def _explain(exc: Exception) -> str | None:
     known = (
         EmbedderUnavailable,
         ScheduleError,
+        TemplateError,
+        ScopeError,
         LLMUnavailable,
         RerankerUnavailable,
         IndexUnavailable,

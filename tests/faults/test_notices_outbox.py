@@ -139,7 +139,7 @@ async def test_missed_digest_is_caught_up_after_a_day_offline(h: Harness, api: F
     assert restarted.services.notifier is not None and restarted.services.reports is not None
     queued = restarted.services.notifier.tick(restarted.services.reports.now())
     assert [r.chat_id for r in queued] == [COORDINATOR_CHAT]
-    assert "06月07日" in queued[0].text and "以下 2 个考点未报告" in queued[0].text
+    assert "6月7日" in queued[0].text and "以下 2 个考点未报告" in queued[0].text
     await _deliver(restarted, api)
     assert len(_delivered(api, COORDINATOR_CHAT)) == 1
     assert restarted.services.notifier.tick(restarted.services.reports.now()) == []
