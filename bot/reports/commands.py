@@ -166,7 +166,7 @@ class ReportCommands:
                 raise FormError(problems)
             if form.missing():
                 # What was given is kept; only what is missing is asked for.
-                dialogue = ReportDialogue(self, form=form)
+                dialogue = ReportDialogue(self, form=form, only_required=True)
                 dialogue.index = dialogue.next_index(0)
                 core.begin(msg, dialogue)
                 filled = "、".join(f"{f.label}{form.values[f.name]}" for f in template.fields
@@ -437,6 +437,7 @@ class ReportDialogue:
     form: ReportForm = field(default_factory=ReportForm)
     index: int = 0
     confirming: bool = False
+    only_required: bool = False  # started from a one-line report: ask only what it lacks
 
     @property
     def fields(self) -> tuple[Field, ...]:
@@ -446,7 +447,8 @@ class ReportDialogue:
     def next_index(self, start: int) -> int:
         """The first field from `start` on that is still empty (len(fields): none)."""
         for i in range(start, len(self.fields)):
-            if self.fields[i].name not in self.form.values:
+            f = self.fields[i]
+            if f.name not in self.form.values and (f.required or not self.only_required):
                 return i
         return len(self.fields)
 
