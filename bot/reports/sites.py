@@ -191,6 +191,8 @@ class SiteDirectory:
                         s.flush()
                         pending = 0
                     continue
+                if "district" not in cols:  # a file without the column keeps the 区县
+                    district = site.district
                 changed = (site.name, site.district) != (name, district)
                 if join and not _matches(site, join):
                     site.join_salt = secrets.token_hex(16)
@@ -257,7 +259,7 @@ class SiteDirectory:
             )
             if len(recent) >= MAX_WRONG_CODES:
                 wait = aware(recent[0]) + timedelta(hours=1) - now
-                minutes = max(1, int(wait.total_seconds() // 60) + 1)
+                minutes = max(1, -int(-wait.total_seconds() // 60))
                 raise ReportError(prompts.render("bind_too_many", n=MAX_WRONG_CODES,
                                                  minutes=minutes))  # fmt: skip
             site = None
