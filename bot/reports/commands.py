@@ -293,7 +293,14 @@ class ReportCommands:
         keys = self.service.schedule.session_keys(day)
         named = [w for w in words if w in keys or w.removesuffix("场") in keys]
         rest = " ".join(w for w in words if w not in named)
-        day = self._day(rest)
+        try:
+            day = self._day(rest)
+        except ReportError:
+            if keys != [""] and len(words) == 1:
+                raise ReportError(
+                    f"{cn_day(day)}没有“{clip(words[0])}”这一场。可选：{'、'.join(keys)}"
+                ) from None
+            raise
         keys = self.service.schedule.session_keys(day)
         chosen = [k for k in keys if k in {w.removesuffix("场") for w in named} | set(named)]
         if named and not chosen:

@@ -157,7 +157,7 @@ def parse_template(data: Any, source: str = "模板") -> ReportTemplate:
         if not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]{0,31}", name):
             raise TemplateError(f"{where}的 name“{name}”只能用英文字母、数字和下划线")
         aliases = tuple(str(a) for a in raw.get("aliases", []))
-        for alias in (name, str(raw["label"]), *aliases):
+        for alias in {name, str(raw["label"]), *aliases}:
             if alias in seen:
                 raise TemplateError(f"{where}的名称“{alias}”与前面的字段重复")
             seen.add(alias)
