@@ -208,9 +208,11 @@ def test_migration_adds_the_outbox_and_keeps_every_row(tmp_path: Path, db_url: s
     migrate(db.engine)  # idempotent
     with db.engine.connect() as conn:
         assert conn.execute(sa.text("SELECT remarks FROM reports")).scalar() == "正常"
-        assert conn.execute(sa.text("SELECT join_code FROM sites")).scalar() == "J1"
+        # 0005 hashes join codes (tests/bot/reports/test_migration_0005.py)
+        assert conn.execute(sa.text("SELECT name FROM sites")).scalar() == "一中"
         assert conn.execute(sa.text("SELECT count(*) FROM notices")).scalar() == 0
-        assert conn.execute(sa.text("SELECT version_num FROM alembic_version")).scalar() == "0003"
+        head = conn.execute(sa.text("SELECT version_num FROM alembic_version")).scalar()
+        assert head == "0005_templates_sessions_sites"
     db.close()
 
 

@@ -37,7 +37,9 @@ def test_sites_reports_and_scripted_chat(tmp_path: Path, db_url: str) -> None:
     )
     out = run(tmp_path, db_url, "sites", "import", str(bad))
     assert (
-        out.returncode == 1 and "第 3 行缺少 考点名称" in out.stderr and "一条都没有写入" in out.stderr
+        out.returncode == 1
+        and "第 3 行缺少 考点名称" in out.stderr
+        and "一条都没有写入" in out.stderr
     )
     listed = json.loads(run(tmp_path, db_url, "sites", "list", "--json").stdout)
     assert [s["code"] for s in listed] == ["001", "002", "003"]

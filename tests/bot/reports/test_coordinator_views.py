@@ -122,7 +122,9 @@ def test_split_messages_fit_telegram() -> None:
     blocks = ["标题", "\n".join(f"- {i:05d} 很长的考点名称" * 3 for i in range(600)), "x" * 9000]
     parts = split_messages(blocks)
     assert all(0 < len(p) <= 4096 for p in parts) and len(parts) > 3
-    assert "".join(p.replace("\n", "") for p in parts) == "".join(b.replace("\n", "") for b in blocks)
+    assert "".join(p.replace("\n", "") for p in parts) == "".join(
+        b.replace("\n", "") for b in blocks
+    )
     assert split_messages(["a", "b"]) == ["a\nb"]
 
 

@@ -34,7 +34,11 @@ def test_one_line_report_without_equals_and_full_width(h: Harness, line: str) ->
     shown = h.text(CHIEF, f"/report {line}")
     assert "请核对" in shown and "应考人数：300" in shown and "缺考人数：2" in shown
     assert "日报（第 1 版" in h.text(CHIEF, "确认")
-    assert (values(h)["expected"], values(h)["present"], values(h)["duty"]) == (300, 298, "双人值守")
+    assert (values(h)["expected"], values(h)["present"], values(h)["duty"]) == (
+        300,
+        298,
+        "双人值守",
+    )
 
 
 def test_counts_only_asks_for_the_rest_one_at_a_time(h: Harness) -> None:

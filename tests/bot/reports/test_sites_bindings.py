@@ -23,7 +23,9 @@ def test_chinese_headers_in_any_order_and_generated_codes(h: Harness) -> None:
     code = result.generated["009"]
     assert len(code) == 6 and code.isalnum()
     assert "已绑定" in h.text(CHIEF, f"/bind 009 {code.lower()}")  # case-insensitive
-    assert "已绑定" in h.text(OTHER, "/bind 010 ｔｅｎ－１０１０")  # full-width, as typed on a phone
+    assert "已绑定" in h.text(
+        OTHER, "/bind 010 ｔｅｎ－１０１０"
+    )  # full-width, as typed on a phone
     # re-import with the code left blank keeps it
     again = svc.import_sites_text("代码,名称\n009,第九中学考点\n")
     assert (again.added, again.updated, again.generated) == (0, 0, {})
