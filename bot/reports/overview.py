@@ -100,6 +100,27 @@ class Overview:
             )
             return {(r.site.code, r.report_date): report_view(r) for r in rows}
 
+    def _current_figures(
+        self, day: date, session: str = ""
+    ) -> list[tuple[str, str, int | None, int | None, int | None, int | None]]:
+        """(code, kind, 应考, 实考, 缺考, 违纪) of each current report: plain rows, no objects,
+        so the views of a 500-site day stay fast."""
+        with self.db.read() as s:
+            top = (
+                select(Report.site_id, func.max(Report.version).label("v"))
+                .where(Report.report_date == day, Report.session == session)
+                .group_by(Report.site_id)
+                .subquery()
+            )
+            rows = s.execute(
+                select(Site.code, Report.kind, Report.expected, Report.present, Report.absent,
+                       Report.violations)
+                .join(Report, Report.site_id == Site.id)
+                .join(top, (Report.site_id == top.c.site_id) & (Report.version == top.c.v))
+                .where(Report.report_date == day, Report.session == session)
+            )  # fmt: skip
+            return [tuple(r) for r in rows]  # type: ignore[misc]
+
     def _first_submissions(self, day: date, session: str = "") -> dict[str, datetime]:
         with self.db.read() as s:
             rows = s.execute(
@@ -135,8 +156,8 @@ class Overview:
             return set()
         out = set()
         for session in self.schedule.session_keys(day):
-            out |= {code for (code, _), r in self.current_reports(day, session=session).items()
-                    if r.kind == "zero" and code in with_incident}  # fmt: skip
+            out |= {row[0] for row in self._current_figures(day, session)
+                    if row[1] == "zero" and row[0] in with_incident}  # fmt: skip
         return out
 
     def status(self, day: date, session: str = "", scope: Scope | None = None) -> DayStatus:
@@ -168,23 +189,21 @@ class Overview:
         """Totals of a day (or session): figures only from reports that carry them, and say so."""
         scope = scope or ALL
         st = self.status(day, session, scope)
-        current = self.current_reports(day, session=session)
         totals = Counter[str]()
         zero = full = zero_figures = 0
-        for (code, _), r in current.items():
+        for code, kind, *figures in self._current_figures(day, session):
             if code not in st.names:
                 continue
-            has_figures = any(r.values.get(k) is not None for k in COUNTS)
-            if r.kind == "zero":
+            has_figures = any(v is not None for v in figures)
+            if kind == "zero":
                 zero += 1
                 if not has_figures:
                     continue  # a 零报告 without figures says nothing about head counts
                 zero_figures += 1
             else:
                 full += 1
-            for k in COUNTS:
-                v = r.values.get(k)
-                totals[k] += v if isinstance(v, int) else 0
+            for k, v in zip(COUNTS, figures, strict=True):
+                totals[k] += v or 0
         return DaySummary(day, len(st.reported) + len(st.late) + len(st.missing),
                           len(st.reported), len(st.late), len(st.missing), zero,
                           totals["expected"], totals["present"], totals["absent"],
