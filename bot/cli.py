@@ -399,7 +399,10 @@ def cmd_reports(args: argparse.Namespace) -> int:
                 raise ReportError(
                     prompts.render("export_write_failed", path=out, reason=exc.strerror or exc)
                 ) from exc
-            print(f"已导出 {start}{'' if start == end else ' 至 ' + str(end)} 的报表：{out}")
+            from bot.reports.views import cn_day
+
+            span = cn_day(start) + ("" if start == end else "至" + cn_day(end))
+            print(f"已导出 {span} 的报表：{out}")
             return 0
         return _tick(service, notifier)
     except ReportError as exc:

@@ -79,7 +79,7 @@ class Coordinators:
         try:
             text = Path(path).read_text(encoding="utf-8-sig")
         except (OSError, UnicodeDecodeError) as exc:
-            raise ScopeError(f"无法读取协调人名单 {path}：{exc}") from exc
+            raise ScopeError(f"无法读取招生办人员名单 {path}：{exc}") from exc
         rows = list(csv.reader(io.StringIO(text)))
         header = [h.strip().lower() for h in (rows[0] if rows else [])]
         cols = {}
@@ -87,7 +87,7 @@ class Coordinators:
                             ("districts", ("districts", "district", "区县"))):  # fmt: skip
             found = next((i for i, h in enumerate(header) if h in names), None)
             if found is None and want != "name":
-                raise ScopeError(f"协调人名单 {Path(path).name} 第 1 行表头应含 user_id 和 区县")
+                raise ScopeError(f"招生办人员名单 {Path(path).name} 第 1 行表头应含 user_id 和 区县")
             cols[want] = found
         for line, row in enumerate(rows[1:], 2):
             if not any(c.strip() for c in row):
@@ -96,7 +96,7 @@ class Coordinators:
                 row[cols["id"]].strip() if cols["id"] is not None and cols["id"] < len(row) else ""
             )
             if not cell.lstrip("-").isdigit():
-                raise ScopeError(f"协调人名单第 {line} 行的用户 id“{cell}”应为数字")
+                raise ScopeError(f"招生办人员名单第 {line} 行的用户 id“{cell}”应为数字")
             name = (
                 row[cols["name"]].strip()
                 if cols["name"] is not None and cols["name"] < len(row)
