@@ -87,7 +87,9 @@ class Coordinators:
                             ("districts", ("districts", "district", "区县"))):  # fmt: skip
             found = next((i for i, h in enumerate(header) if h in names), None)
             if found is None and want != "name":
-                raise ScopeError(f"招生办人员名单 {Path(path).name} 第 1 行表头应含 user_id 和 区县")
+                raise ScopeError(
+                    f"招生办人员名单 {Path(path).name} 第 1 行表头应含 user_id 和 区县"
+                )
             cols[want] = found
         for line, row in enumerate(rows[1:], 2):
             if not any(c.strip() for c in row):

@@ -178,6 +178,8 @@ class ReportService(SiteDirectory, Overview):
         if not args.strip() and not need:
             return None
         form, problems = read_report_line(args, self.template)
+        if not need and not form.values:
+            return None  # "/zero 今日正常": words, not figures
         missing = [self.template.field(n) for n in need if n not in form.values]
         if missing and not problems:
             example = self.template.example_line(need)

@@ -137,3 +137,11 @@ SESSIONS_JSON = """{"days": [{"date": "2027-06-07", "sessions": [
   {"session": "下午", "subject": "数学", "start": "15:00", "end": "17:00", "deadline": "18:30"}]},
   {"date": "2027-06-08", "deadline": "20:00",
    "sessions": [{"subject": "综合", "start": "09:00", "end": "11:30"}]}]}"""
+
+
+def test_zero_with_words_or_optional_figures(h: Harness) -> None:
+    h.bind(CHIEF)
+    assert "零报告（第 1 版" in h.text(CHIEF, "/zero 今日考务正常")
+    assert "零报告（第 2 版" in h.text(CHIEF, "/zero 应考300 实考300 缺考0")
+    assert values(h)["expected"] == 300 and values(h)["kind"] == "zero"
+    assert "与应考（300）不符" in h.text(CHIEF, "/zero 应考300 实考299 缺考0")
