@@ -8,6 +8,7 @@ import logging
 import os
 import sys
 from collections.abc import Sequence
+from datetime import timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -276,28 +277,47 @@ def _reports(args: argparse.Namespace) -> tuple[Any, Any, Any]:
 
 
 def cmd_sites(args: argparse.Namespace) -> int:
-    """kaowu sites import FILE.csv | kaowu sites list"""
-    from bot.reports.service import SiteImportError
+    """kaowu sites import FILE.csv | kaowu sites list | kaowu sites unbind CODE [--user ID]"""
+    from bot.reports.service import ReportError, SiteImportError
 
     db, service, _notifier = _reports(args)
     try:
         if args.action == "import":
             try:
-                added, updated = service.import_sites_csv(Path(args.file))
+                result = service.import_sites_file(Path(args.file))
             except SiteImportError as exc:
                 print("导入失败，文件中的内容一条都没有写入：", file=sys.stderr)
                 for problem in exc.problems:
                     print(f"  {problem}", file=sys.stderr)
                 return 1
-            print(f"考点导入完成：新增 {added}，更新 {updated}。")
+            print(f"考点导入完成：新增 {result.added}，更新 {result.updated}。")
+            if result.generated:
+                print(prompts.render("join_codes_generated", n=len(result.generated)))
+                for code, join in sorted(result.generated.items()):
+                    print(f"{code}\t{join}")
+            return 0
+        if args.action == "unbind":
+            try:
+                gone = service.unbind(args.code, args.user)
+            except ReportError as exc:
+                print(str(exc), file=sys.stderr)
+                return 2
+            who = "、".join(f"{c.name or c.user_id}（id {c.user_id}）" for c in gone)
+            print(f"已解除考点 {args.code} 的绑定：{who}。")
             return 0
         sites = service.sites()
+        bindings = service.bindings()
         if args.json:
-            print(json.dumps([s.__dict__ for s in sites], ensure_ascii=False))
+            print(json.dumps([{**s.__dict__, "chiefs": [
+                {"user_id": c.user_id, "name": c.name, "bound_at": c.bound_at.isoformat()}
+                for c in bindings.get(s.code, [])]} for s in sites], ensure_ascii=False))  # fmt: skip
         else:
             for site in sites:
-                print(f"{site.code}\t{site.name}\t{site.district}")
-            print(f"共 {len(sites)} 个考点。", file=sys.stderr)
+                chiefs = bindings.get(site.code, [])
+                who = "、".join(f"{c.name or '无名'}（id {c.user_id}）" for c in chiefs) or "未绑定"
+                print(f"{site.code}\t{site.name}\t{site.district}\t{who}")
+            bound = sum(1 for s in sites if bindings.get(s.code))
+            print(f"共 {len(sites)} 个考点，已绑定 {bound} 个。", file=sys.stderr)
         return 0
     finally:
         db.close()
@@ -312,19 +332,48 @@ def cmd_reports(args: argparse.Namespace) -> int:
     db, service, notifier = _reports(args)
     try:
         today = service.today()
+        scope = _cli_scope(args)
         if args.action == "status":
-            st = service.status(parse_day(args.date or "", today))
+            day = parse_day(args.date or "", today)
+            keys = service.schedule.session_keys(day)
+            if args.session and args.session not in keys:
+                raise ReportError(f"{day}没有“{args.session}”这一场。可选：{'、'.join(keys)}")
+            views = [service.status(day, k, scope) for k in keys if not args.session or
+                     k == args.session]  # fmt: skip
             if args.json:
-                print(json.dumps(st.to_json(), ensure_ascii=False))
+                data = [v.to_json() for v in views]
+                print(json.dumps(data[0] if len(data) == 1 else data, ensure_ascii=False))
             else:
-                for label, sites in (
-                    ("按时", st.reported),
-                    ("迟报", st.late),
-                    ("未报", st.missing),
-                ):
-                    print(
-                        f"{label} {len(sites)}：" + "、".join(f"{x.code} {x.name}" for x in sites)
-                    )
+                from bot.reports.pages import status_replies
+
+                for v in views:
+                    for reply in status_replies(v):
+                        print(reply.text)
+            return 0
+        if args.action == "stats":
+            from bot.reports.pages import stats_replies
+
+            if args.start or args.end:
+                start, end = parse_range(
+                    f"{args.start or args.end} 至 {args.end or args.start}", today
+                )
+            else:
+                start, end = today - timedelta(days=6), today
+            stats = service.stats(start, end, scope)
+            if args.json:
+                print(json.dumps({
+                    "start": start.isoformat(), "end": end.isoformat(), "scope": stats.scope,
+                    "sites": [{"code": x.site.code, "name": x.site.name,
+                               "district": x.site.district, "due": x.due, "on_time": x.on_time,
+                               "late": x.late, "missing": x.missing,
+                               "late_rate": round(x.late_rate, 4), "incidents": x.incidents}
+                              for x in stats.sites],
+                    "incidents_by_level": dict(stats.by_level),
+                    "incidents_by_day": {d.isoformat(): dict(c) for d, c in stats.by_day.items()},
+                }, ensure_ascii=False))  # fmt: skip
+            else:
+                for reply in stats_replies(stats, top=10_000):
+                    print(reply.text)
             return 0
         if args.action == "export":
             if args.date and (args.start or args.end):
@@ -343,14 +392,17 @@ def cmd_reports(args: argparse.Namespace) -> int:
             problem = _output_problem(out)
             if problem:
                 raise ReportError(problem)
-            data = writer(service, start, end)
+            blob = writer(service, start, end, scope)
             try:
-                out.write_bytes(data)
+                out.write_bytes(blob)
             except OSError as exc:
                 raise ReportError(
                     prompts.render("export_write_failed", path=out, reason=exc.strerror or exc)
                 ) from exc
-            print(f"已导出 {start}{'' if start == end else ' 至 ' + str(end)} 的报表：{out}")
+            from bot.reports.views import cn_day
+
+            span = cn_day(start) + ("" if start == end else "至" + cn_day(end))
+            print(f"已导出 {span} 的报表：{out}")
             return 0
         return _tick(service, notifier)
     except ReportError as exc:
@@ -358,6 +410,14 @@ def cmd_reports(args: argparse.Namespace) -> int:
         return 2
     finally:
         db.close()
+
+
+def _cli_scope(args: argparse.Namespace) -> Any:
+    """The scope of `--district` (repeatable), or every site."""
+    from bot.reports.scope import ALL, Scope
+
+    districts = getattr(args, "district", None)
+    return Scope(frozenset(districts)) if districts else ALL
 
 
 def _output_problem(out: Path) -> str | None:
@@ -484,7 +544,7 @@ def cmd_run(args: argparse.Namespace) -> int:
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser for every subcommand."""
     p = argparse.ArgumentParser(
-        prog="kaowu", description="考务助手：考务规定问答（附出处）与每日报告。"
+        prog="kaowu", description="考务助手：考务规定问答（附出处）与日报。"
     )
     p.add_argument("-v", "--verbose", action="store_true", help="输出调试日志")
     sub = p.add_subparsers(dest="command")
@@ -509,23 +569,36 @@ def build_parser() -> argparse.ArgumentParser:
 
     s = sub.add_parser("sites", help="考点管理")
     site_sub = s.add_subparsers(dest="action", required=True)
-    imp = site_sub.add_parser("import", help="从 CSV 导入考点（表头 code,name,district,join_code）")
+    imp = site_sub.add_parser(
+        "import", help="从 CSV 导入考点（表头 考点代码,考点名称,区县,加入码 或英文，加入码可留空）"
+    )
     imp.add_argument("file")
-    lst = site_sub.add_parser("list", help="列出考点")
+    lst = site_sub.add_parser("list", help="列出考点和绑定的主考")
     lst.add_argument("--json", action="store_true")
+    unb = site_sub.add_parser("unbind", help="解除考点的绑定（全部或 --user 指定的人）")
+    unb.add_argument("code", help="考点代码")
+    unb.add_argument("--user", type=int, help="只解除这个用户 id 的绑定")
     s.set_defaults(func=cmd_sites)
 
-    s = sub.add_parser("reports", help="每日报告")
+    s = sub.add_parser("reports", help="日报")
     rep_sub = s.add_subparsers(dest="action", required=True)
     st = rep_sub.add_parser("status", help="已报、迟报、未报考点")
     st.add_argument("--date", help="日期，默认今天")
+    st.add_argument("--session", help="场次（日程分场时），默认全部场次")
+    st.add_argument("--district", action="append", help="只看这个区县（可重复）")
     st.add_argument("--json", action="store_true")
+    sts = rep_sub.add_parser("stats", help="多日统计：各考点迟报率、事件按级别和日期")
+    sts.add_argument("--from", dest="start", help="起始日期，默认 7 天前")
+    sts.add_argument("--to", dest="end", help="结束日期，默认今天")
+    sts.add_argument("--district", action="append", help="只看这个区县（可重复）")
+    sts.add_argument("--json", action="store_true")
     ex = rep_sub.add_parser("export", help="导出报表")
     ex.add_argument("--date", help="某一天，默认今天")
     ex.add_argument("--from", dest="start", help="起始日期")
     ex.add_argument("--to", dest="end", help="结束日期")
     ex.add_argument("--format", choices=("csv", "xlsx"), default="xlsx")
     ex.add_argument("-o", "--output", help="输出文件")
+    ex.add_argument("--district", action="append", help="只导出这个区县（可重复）")
     rep_sub.add_parser("tick", help="发送到点的提醒和截止汇总（不运行机器人时可由 cron 调用）")
     s.set_defaults(func=cmd_reports)
 
@@ -609,6 +682,8 @@ def _explain(exc: Exception) -> str | None:
 
     from bot.llm import LLMUnavailable
     from bot.reports.schedule import ScheduleError
+    from bot.reports.scope import ScopeError
+    from bot.reports.template import TemplateError
     from bot.rerank import RerankerUnavailable
     from bot.store.db import DatabaseUnavailable
     from knowledge.embeddings import EmbedderUnavailable
@@ -623,6 +698,8 @@ def _explain(exc: Exception) -> str | None:
     known = (
         EmbedderUnavailable,
         ScheduleError,
+        TemplateError,
+        ScopeError,
         LLMUnavailable,
         RerankerUnavailable,
         IndexUnavailable,

@@ -77,12 +77,19 @@ def build_reports(
     from bot.store.db import open_database
 
     r = settings.reports
-    schedule = build_schedule(r.timezone, r.report_deadline, r.reminder_minutes, r.schedule_file)
+    from bot.reports.scope import Coordinators
+    from bot.reports.template import load_template
+
+    schedule = build_schedule(r.timezone, r.report_deadline, r.reminder_minutes, r.schedule_file,
+                              r.report_late_cutoff)  # fmt: skip
+    template = load_template(r.report_template_file)
+    directory = Coordinators(r.coordinator_ids, r.coordinator_scopes, r.coordinators_file)
     db = open_database(r.database_url, settings.data_dir)
     outbox = Outbox(db, r.notice_retry_seconds, r.notice_max_attempts)
-    service = ReportService(db, schedule, clock or SystemClock(), outbox, settings.data_dir)
+    service = ReportService(db, schedule, clock or SystemClock(), outbox, settings.data_dir,
+                            template)  # fmt: skip
     notifier = Notifier(service, r.coordinator_chat_id, r.coordinator_ids)
-    commands = ReportCommands(service, notifier, r.coordinator_ids)
+    commands = ReportCommands(service, notifier, directory.ids(), directory)
     return db, service, notifier, commands, AnswerLogService(db, service.clock)
 
 

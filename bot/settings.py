@@ -140,6 +140,24 @@ class ReportSettings(BaseSettings):
     schedule_file: Path | None = Field(
         None, description="Optional exam schedule (JSON/CSV) that sets reporting days."
     )
+    report_template_file: Path | None = Field(
+        None,
+        description="Optional 日报 template (JSON/TOML): fields, checks, 零报告 figures; "
+        "empty means the built-in fields.",
+    )
+    report_late_cutoff: str = Field(
+        "02:00",
+        description="Until this local time (HH:MM) a report is filed, as late, for the day "
+        "that just ended; 00:00 turns this off.",
+    )
+    coordinator_scopes: str = Field(
+        "",
+        description="区县 a coordinator may see, e.g. 901=城区,开发区;902=城区 "
+        "(not listed: every site).",
+    )
+    coordinators_file: Path | None = Field(
+        None, description="Optional coordinators CSV: user_id,name,区县 (区县 empty: every site)."
+    )
     notice_poll_seconds: float = Field(
         5.0, gt=0, description="How often the bot looks for notices due (reminders, digests)."
     )

@@ -34,7 +34,10 @@ def parse_range(text: str, today: date) -> tuple[date, date]:
     start = parse_day(parts[0] if parts else "", today)
     end = parse_day(parts[1], today) if len(parts) == 2 else start
     if end < start:
-        raise ReportError(f"结束日期（{end}）早于开始日期（{start}），请调换顺序。")
+        raise ReportError(
+            f"结束日期（{end.month}月{end.day}日）早于开始日期（{start.month}月{start.day}日），"
+            "请调换顺序。"
+        )
     if (end - start).days > 366:
         raise ReportError("导出区间最长一年，请缩短日期范围。")
     return start, end

@@ -6,11 +6,12 @@ Every problem is reported as a Chinese sentence that names the field and shows h
 from __future__ import annotations
 
 import re
+import unicodedata
 from dataclasses import dataclass, field
 from functools import cache
-from typing import Literal
 
-from bot.reports.limits import clip, field_problem
+from bot.reports.limits import LIMITS, clip, field_problem
+from bot.reports.template import DEFAULT_TEMPLATE, Field, ReportTemplate
 
 
 class FormError(ValueError):
@@ -21,45 +22,7 @@ class FormError(ValueError):
         self.problems = problems
 
 
-@dataclass(frozen=True)
-class Field:
-    """One field of the daily report."""
-
-    name: str
-    label: str
-    kind: Literal["count", "text"]
-    aliases: tuple[str, ...]
-    example: str
-    required: bool = True
-
-
-REPORT_FIELDS: tuple[Field, ...] = (
-    Field("expected", "应考人数", "count", ("应考", "应考人数", "应到"), "300"),
-    Field("present", "实考人数", "count", ("实考", "实考人数", "实到", "参考"), "298"),
-    Field("absent", "缺考人数", "count", ("缺考", "缺考人数"), "2"),
-    Field(
-        "violations",
-        "违纪/作弊人数",
-        "count",
-        ("违纪", "作弊", "违纪作弊", "违纪/作弊", "违纪作弊人数", "违纪/作弊人数", "违规"),
-        "0",
-    ),
-    Field(
-        "duty",
-        "保密室值班情况",
-        "text",
-        ("保密室", "保密室值班", "保密室值班情况", "值班"),
-        "双人值守，交接正常",
-    ),
-    Field(
-        "equipment",
-        "设备情况（监控、屏蔽）",
-        "text",
-        ("设备", "设备情况", "监控", "屏蔽", "监控屏蔽"),
-        "监控、屏蔽运行正常",
-    ),
-    Field("remarks", "备注", "text", ("备注", "说明", "其他"), "无", required=False),
-)
+REPORT_FIELDS: tuple[Field, ...] = DEFAULT_TEMPLATE.fields
 FIELD_BY_ALIAS = {alias: f for f in REPORT_FIELDS for alias in (f.name, *f.aliases)}
 
 LEVELS = ("一般", "较大", "重大", "特别重大")
@@ -88,10 +51,14 @@ def _pairs(text: str, keys: tuple[str, ...]) -> tuple[str, list[tuple[str, str]]
     return lead.strip(), out
 
 
+def normalise(text: str) -> str:
+    """Full-width digits, letters, punctuation and spaces (U+3000 too) as their plain forms."""
+    return unicodedata.normalize("NFKC", text)
+
+
 def parse_count(label: str, value: str, example: str) -> int:
     """A whole number >= 0, or FormError naming the field."""
-    v = value.strip().translate(str.maketrans("０１２３４５６７８９", "0123456789"))
-    v = v.removesuffix("人").removesuffix("名").strip()
+    v = normalise(value).strip().removesuffix("人").removesuffix("名").strip()
     if not re.fullmatch(r"\d{1,7}", v):
         raise FormError(
             [f"「{label}」应为不小于 0 的整数，你填的是“{clip(value)}”。例如：{example}"]
@@ -99,11 +66,20 @@ def parse_count(label: str, value: str, example: str) -> int:
     return int(v)
 
 
+def _text_problem(f: Field, value: str) -> str | None:
+    if f.name in LIMITS:
+        return field_problem(f.name, value)
+    # Template fields of an office's own have the length of 备注.
+    problem = field_problem("remarks", value)
+    return problem.replace(LIMITS["remarks"].label, f.label) if problem else None
+
+
 @dataclass
 class ReportForm:
     """A filled-in daily report (before it is stored)."""
 
     values: dict[str, int | str] = field(default_factory=dict)
+    template: ReportTemplate = DEFAULT_TEMPLATE
 
     def get_count(self, name: str) -> int | None:
         """A count field, or None if not filled."""
@@ -112,72 +88,120 @@ class ReportForm:
 
     def set(self, f: Field, raw: str) -> None:
         """Fill one field from user text (validated)."""
-        raw = raw.strip()
+        raw = normalise(raw).strip()
+        example = f"{self.template.short(f)}{f.example}"
         if f.kind == "count":
-            self.values[f.name] = parse_count(f.label, raw, f"{f.aliases[0]}={f.example}")
+            self.values[f.name] = parse_count(f.label, raw, example)
         else:
-            if f.required and raw in ("", "无", "-") and f.name != "remarks":
-                raise FormError(
-                    [f"「{f.label}」不能为空，请写明情况。例如：{f.aliases[0]}={f.example}"]
-                )
-            long = field_problem(f.name, raw)
+            if f.required and raw in ("", "无", "-"):
+                raise FormError([f"「{f.label}」不能为空，请写明情况。例如：{example}"])
+            long = _text_problem(f, raw)
             if long:
                 raise FormError([long])
             self.values[f.name] = "" if raw in ("无", "-") and not f.required else raw
+
+    def missing(self, skip: frozenset[str] = frozenset()) -> list[Field]:
+        """Required fields not filled yet (in template order)."""
+        return [f for f in self.template.fields
+                if f.required and f.name not in self.values and f.name not in skip]  # fmt: skip
+
+    def check_problems(self) -> list[tuple[str, str]]:
+        """(message, field to ask again) for every rule across fields that is broken."""
+        fields = {f.name: f for f in self.template.fields}
+        out = []
+        for check in self.template.checks:
+            problem = check.problem(self.values, fields)
+            if problem:
+                # Ask again for the field of the rule that comes last (the one just typed when
+                # the report is filled in step by step).
+                order = [f.name for f in self.template.fields]
+                last = max((*check.terms, check.target), key=order.index)
+                out.append((problem, last))
+        return out
 
     def problems(self, already_reported: frozenset[str] = frozenset()) -> list[str]:
         """Everything still wrong with the form as a whole (fields in `already_reported` had
         their own message and are not listed again as missing)."""
         out = []
-        for f in REPORT_FIELDS:
-            if f.required and f.name not in self.values and f.name not in already_reported:
-                out.append(f"缺少「{f.label}」。请补上，例如：{f.aliases[0]}={f.example}")
-        exp, pre, abs_ = (self.get_count(n) for n in ("expected", "present", "absent"))
-        if exp is not None and pre is not None and abs_ is not None and pre + abs_ != exp:
-            out.append(
-                f"实考（{pre}）+ 缺考（{abs_}）= {pre + abs_}，与应考（{exp}）不符。请核对这三个数。"
-            )
-        vio = self.get_count("violations")
-        if vio is not None and pre is not None and vio > pre:
-            out.append(f"「违纪/作弊人数」（{vio}）不能大于实考人数（{pre}）。")
-        for f in REPORT_FIELDS:
+        missing = self.missing(already_reported)
+        if missing:
+            names = "、".join(f.label for f in missing)
+            example = " ".join(f"{self.template.short(f)}{f.example}" for f in missing)
+            out.append(f"还缺：{names}。请补上，例如：{example}")
+        out += [p for p, _ in self.check_problems()]
+        for f in self.template.fields:
             value = self.values.get(f.name)
-            if (
-                f.kind == "text"
-                and isinstance(value, str)
-                and (long := field_problem(f.name, value))
-            ):
+            if f.kind == "text" and isinstance(value, str) and (long := _text_problem(f, value)):
                 out.append(long)
         return out
 
     def summary(self) -> str:
         """The form as readable lines."""
         lines = []
-        for f in REPORT_FIELDS:
+        for f in self.template.fields:
             v = self.values.get(f.name, "")
             lines.append(f"{f.label}：{v if v != '' else '无'}")
         return "\n".join(lines)
 
 
-def parse_report_line(text: str) -> ReportForm:
-    """Parse "应考=300 实考=298 缺考=2 违纪=0 保密室=正常 设备=正常 备注=无"."""
-    lead, pairs = _pairs(text, tuple(FIELD_BY_ALIAS))
+def _line_pattern(aliases: tuple[str, ...]) -> re.Pattern[str]:
+    known = "|".join(sorted(map(re.escape, aliases), key=len, reverse=True))
+    # A known name may be followed by "=", ":", a space or the value itself (应考300); any other
+    # word followed by "=" or ":" is an unknown field, pointed out rather than read as a value.
+    return re.compile(
+        r"(?:^|(?<=[\s,;、]))(?:(?P<known>" + known + r")(?:\s*[=:]\s*|\s*)"
+        r"|(?P<unknown>[^\s=:,;、\d][^\s=:,;、]{0,11})\s*[=:])"
+    )
+
+
+_PATTERNS: dict[tuple[str, ...], re.Pattern[str]] = {}
+
+
+def read_report_line(
+    text: str, template: ReportTemplate = DEFAULT_TEMPLATE
+) -> tuple[ReportForm, list[str]]:
+    """The fields a one-line report fills, and every problem except fields still missing.
+
+    "应考=300 实考=298", "应考300，实考298" and full-width forms all read the same.
+    """
+    text = normalise(text).strip()
+    by_alias = template.by_alias
+    key = tuple(by_alias)
+    pattern = _PATTERNS.get(key) or _PATTERNS.setdefault(key, _line_pattern(key))
+    matches = list(pattern.finditer(text))
     problems: list[str] = []
+    lead = (text[: matches[0].start()] if matches else text).strip(" ,;、")
     if lead:
         problems.append(
-            f"看不懂“{clip(lead, 20)}”。每一项请写成 名称=值，例如：应考=300 实考=298 缺考=2 "
-            "违纪=0 保密室=正常 设备=正常 备注=无"
+            f"看不懂“{clip(lead, 20)}”。请写成 名称+数值，例如：{template.example_line()}"
         )
-    form = ReportForm()
-    failed: set[str] = set()
-    for key, value in pairs:
-        f = FIELD_BY_ALIAS[key]
+    form = ReportForm(template=template)
+    seen: dict[str, str] = {}
+    for i, m in enumerate(matches):
+        end = matches[i + 1].start() if i + 1 < len(matches) else len(text)
+        value = text[m.end() : end].strip(" \t,;、")
+        if m.group("unknown"):
+            names = "、".join(template.short(f) for f in template.fields)
+            problems.append(f"“{clip(m.group('unknown'), 12)}”不是日报里的项目（可写：{names}）。")
+            continue
+        f = by_alias[m.group("known")]
+        if f.name in seen:
+            problems.append(f"「{f.label}」写了两次（{clip(seen[f.name], 12)} 和 "
+                            f"{clip(value, 12)}），请只写一次。")  # fmt: skip
+            continue
+        seen[f.name] = value
         try:
             form.set(f, value)
         except FormError as exc:
-            failed.add(f.name)
             problems += exc.problems
-    problems += form.problems(frozenset(failed))
+    return form, problems
+
+
+def parse_report_line(text: str, template: ReportTemplate = DEFAULT_TEMPLATE) -> ReportForm:
+    """Parse "应考=300 实考=298 缺考=2 违纪=0 保密室=正常 设备=正常 备注=无" (or 应考300 …)."""
+    form, problems = read_report_line(text, template)
+    failed = frozenset(f.name for f in template.fields if f.name not in form.values)
+    problems += form.problems(failed if problems else frozenset())
     if problems:
         raise FormError(problems)
     return form

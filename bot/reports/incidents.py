@@ -26,6 +26,7 @@ from bot.reports.incident_forms import IncidentForm, incident_problems
 from bot.reports.limits import LIMITS, printable
 from bot.reports.outbox import Outbox, PendingNotice
 from bot.reports.schedule import Schedule
+from bot.reports.scope import Scope
 from bot.reports.views import IncidentView, ReportView, aware, incident_view
 from bot.store.db import Database
 from bot.store.models import Incident, IncidentAck, IncidentPhoto, Report, Site
@@ -225,9 +226,12 @@ class IncidentBook:
             raise
 
     # ------------------------------------------------------------------ reading
-    def incidents(self, start: date, end: date | None = None) -> list[IncidentView]:
-        """Incident threads first reported in a day or range, withdrawn ones left out, most
-        severe first: each as its first report stands now, with the thread's latest level."""
+    def incidents(
+        self, start: date, end: date | None = None, scope: Scope | None = None
+    ) -> list[IncidentView]:
+        """Incident threads first reported in a day or range (at the sites in `scope`),
+        withdrawn ones left out, most severe first: each as its first report stands now, with
+        the thread's latest level."""
         end = end or start
         with self.db.read() as s:
             # Every row of the threads first reported in the range, their acknowledgements and
@@ -254,7 +258,7 @@ class IncidentBook:
                 self._summarise(_current_entries(t), acks.get(root), tuple(photos.get(root, ())))
                 for root, t in threads.items()
             ]
-        views = [v for v in views if not v.withdrawn]
+        views = [v for v in views if not v.withdrawn and (scope is None or scope.allows(v.site))]
         return sorted(views, key=lambda v: (v.day, -LEVELS.index(v.level), v.reported_at))
 
     def incident_thread(self, incident_id: int) -> list[IncidentView]:

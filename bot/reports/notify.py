@@ -17,7 +17,10 @@ from typing import Literal
 import prompts
 from bot.messages import Reply
 from bot.reports.outbox import PendingNotice
+from bot.reports.pages import session_label, split_messages
+from bot.reports.scope import Scope
 from bot.reports.service import ReportService, SiteInfo
+from bot.reports.views import cn_day
 
 Kind = Literal["reminder", "digest"]
 
@@ -32,6 +35,12 @@ class Job:
     when: datetime
     kind: Kind
     day: date
+    session: str = ""  # "" = the whole day
+
+
+def _target(session: str) -> str:
+    """The run marker target of a day's (or a session's) scheduled notices."""
+    return f"all:{session}" if session else "all"
 
 
 def site_line(s: SiteInfo) -> str:
@@ -57,18 +66,20 @@ class Notifier:
         today = self.schedule.today(now)
         for back in range(CATCH_UP_DAYS, 0, -1):
             day = today - timedelta(days=back)
-            if (
-                self.schedule.is_reporting_day(day)
-                and not self.service.was_sent("digest", day, "all")
-                and self.service.had_sites(day)
-            ):
-                jobs.append(Job(now, "digest", day))
+            if not self.schedule.is_reporting_day(day) or not self.service.had_sites(day):
+                continue
+            for session in self.schedule.session_keys(day):
+                if not self.service.was_sent("digest", day, _target(session)):
+                    jobs.append(Job(now, "digest", day, session))
         for day in self.schedule.upcoming(today, days):
-            reminder, deadline = self.schedule.reminder_at(day), self.schedule.deadline(day)
-            if not self.service.was_sent("reminder-run", day, "all") and now < deadline:
-                jobs.append(Job(max(reminder, now), "reminder", day))
-            if not self.service.was_sent("digest", day, "all"):
-                jobs.append(Job(max(deadline, now), "digest", day))
+            for session in self.schedule.session_keys(day):
+                target = _target(session)
+                reminder = self.schedule.reminder_at(day, session)
+                deadline = self.schedule.deadline(day, session)
+                if not self.service.was_sent("reminder-run", day, target) and now < deadline:
+                    jobs.append(Job(max(reminder, now), "reminder", day, session))
+                if not self.service.was_sent("digest", day, target):
+                    jobs.append(Job(max(deadline, now), "digest", day, session))
         return sorted(jobs, key=lambda j: j.when)
 
     def tick(self, now: datetime) -> list[Reply]:
@@ -81,51 +92,64 @@ class Notifier:
 
     def run(self, job: Job) -> list[Reply]:
         """Queue the notices of one job together with the record that it ran (once only)."""
+        target = _target(job.session)
         if job.kind == "reminder":
-            notices = self.reminders(job.day, scheduled=True)
-            marker = ("reminder-run", job.day, "all")
+            notices = self.reminders(job.day, scheduled=True, session=job.session)
+            marker = ("reminder-run", job.day, target)
         else:
-            notices = self.digest(job.day)
-            marker = ("digest", job.day, "all")
+            notices = self.digest(job.day, job.session)
+            marker = ("digest", job.day, target)
         if not self.service.queue(notices, marker):
             return []
         return [Reply(n.text, chat_id=n.chat_id) for n in notices]
 
-    def reminders(self, day: date, scheduled: bool = False) -> list[PendingNotice]:
-        """A private reminder to each bound chief of a site that has not reported on `day`.
+    def reminders(
+        self,
+        day: date,
+        scheduled: bool = False,
+        scope: Scope | None = None,
+        session: str | None = None,
+    ) -> list[PendingNotice]:
+        """A private reminder to each bound chief of a site (in `scope`) that has not reported
+        on `day` (for `session`; None: every session of the day).
 
-        Scheduled reminders go once per site, chief and day; one asked for with /remind is new
-        each time.
+        Scheduled reminders go once per site, chief, day and session; one asked for with /remind
+        is new each time.
         """
-        missing = self.service.status(day).missing
-        chiefs = self.service.chiefs([s.code for s in missing])
-        deadline = self.schedule.deadline(day).strftime("%H:%M")
+        sessions = self.schedule.session_keys(day) if session is None else [session]
         run = "" if scheduled else f":{uuid.uuid4().hex[:12]}"
         out: list[PendingNotice] = []
-        for site in missing:
-            text = prompts.render(
-                "report_reminder", day=f"{day:%m月%d日}", site=site.name, deadline=deadline
-            )
-            out += [
-                PendingNotice("reminder", f"reminder:{day}:{site.code}:{uid}{run}", uid, text)
-                for uid in chiefs[site.code]
-            ]
+        for key in sessions:
+            missing = self.service.status(day, key, scope).missing
+            chiefs = self.service.chiefs([s.code for s in missing])
+            deadline = self.schedule.deadline(day, key).strftime("%H:%M")
+            tag = f":{key}" if key else ""
+            for site in missing:
+                text = prompts.render("report_reminder", day=cn_day(day) + session_label(key),
+                                      site=site.name, deadline=deadline)  # fmt: skip
+                out += [
+                    PendingNotice("reminder", f"reminder:{day}:{site.code}:{uid}{tag}{run}",
+                                  uid, text)
+                    for uid in chiefs[site.code]
+                ]  # fmt: skip
         return out
 
-    def unreachable(self, day: date) -> list[SiteInfo]:
-        """Missing sites that nobody is bound to (a reminder cannot reach them)."""
-        missing = self.service.status(day).missing
-        chiefs = self.service.chiefs([s.code for s in missing])
-        return [s for s in missing if not chiefs[s.code]]
+    def unreachable(self, day: date, scope: Scope | None = None) -> list[SiteInfo]:
+        """Missing sites (in `scope`) that nobody is bound to (a reminder cannot reach them)."""
+        missing = {s.code: s for k in self.schedule.session_keys(day)
+                   for s in self.service.status(day, k, scope).missing}  # fmt: skip
+        chiefs = self.service.chiefs(list(missing))
+        return [s for code, s in sorted(missing.items()) if not chiefs[code]]
 
-    def digest(self, day: date) -> list[PendingNotice]:
-        """The deadline digest for the coordinators."""
-        st = self.service.status(day)
+    def digest(self, day: date, session: str = "") -> list[PendingNotice]:
+        """The deadline digest for the coordinators (split so each message fits Telegram)."""
+        st = self.service.status(day, session)
+        when = cn_day(day) + session_label(session)
         if st.missing:
             lines = "\n".join(f"- {site_line(s)}" for s in st.missing)
             text = prompts.render(
                 "deadline_digest",
-                day=f"{day:%m月%d日}",
+                day=when,
                 deadline=st.deadline.strftime("%H:%M"),
                 missing=len(st.missing),
                 lines=lines,
@@ -134,7 +158,10 @@ class Notifier:
             )
         else:
             text = prompts.render(
-                "deadline_digest_all", day=f"{day:%m月%d日}", total=len(st.reported) + len(st.late)
+                "deadline_digest_all", day=when, total=len(st.reported) + len(st.late)
             )
-        return [PendingNotice("digest", f"digest:{day}:{t}", t, text)
-                for t in self.coordinator_targets]  # fmt: skip
+        tag = f":{session}" if session else ""
+        parts = split_messages([text])
+        return [PendingNotice("digest", f"digest:{day}{tag}:{t}" + (f":{i}" if i else ""), t, part)
+                for t in self.coordinator_targets
+                for i, part in enumerate(parts)]  # fmt: skip

@@ -6,7 +6,11 @@ With one, only the exam days in it are reporting days. Formats (see docs/schedul
 JSON: {"name": "...", "deadline": "20:00", "reminder_minutes": 60,
        "days": [{"date": "2027-06-07", "deadline": "19:00",
                  "sessions": [{"subject": "语文", "start": "09:00", "end": "11:30"}]}]}
-CSV:  date,subject,start,end[,deadline]   (one row per session)
+CSV:  date,subject,start,end[,deadline][,session][,session_deadline]   (one row per session)
+
+A session with its own deadline (JSON "deadline" inside a session, CSV `session_deadline`) is
+reported on separately: on such a day every report, reminder, digest, status and export is per
+session (named by "session", e.g. 上午/下午, or by its subject).
 """
 
 from __future__ import annotations
@@ -48,6 +52,13 @@ class ExamSession:
     subject: str
     start: time
     end: time
+    label: str = ""  # 上午 / 下午 …
+    deadline: time | None = None  # set: this session is reported on separately
+
+    @property
+    def key(self) -> str:
+        """How reports and notices name this session."""
+        return self.label or self.subject
 
 
 @dataclass(frozen=True)
@@ -69,6 +80,8 @@ class Schedule:
     days: dict[date, ExamDay] | None = None  # None: every day is a reporting day
     name: str = ""
     notes: list[str] = field(default_factory=list)
+    # Until this local time a report is filed, as late, for the day that just ended.
+    late_cutoff: time = time(0, 0)
 
     def today(self, now: datetime) -> date:
         """The local calendar day of `now`."""
@@ -78,15 +91,58 @@ class Schedule:
         """Whether sites must report on `day`."""
         return self.days is None or day in self.days
 
-    def deadline(self, day: date) -> datetime:
-        """The report deadline of `day` (aware, local time zone)."""
+    def sessions(self, day: date) -> tuple[ExamSession, ...]:
+        """The sessions of `day` that are reported on separately (none: one report a day)."""
+        exam = self.days.get(day) if self.days else None
+        return (
+            tuple(sorted((s for s in exam.sessions if s.deadline), key=lambda s: s.start))
+            if exam
+            else ()
+        )
+
+    def session_keys(self, day: date) -> list[str]:
+        """The report session names of `day`; [""] when the day has one report."""
+        return [s.key for s in self.sessions(day)] or [""]
+
+    def deadline(self, day: date, session: str = "") -> datetime:
+        """The report deadline of `day` or of one of its sessions (aware, local time zone)."""
+        for s in self.sessions(day):
+            if s.key == session and s.deadline:
+                return datetime.combine(day, s.deadline, tzinfo=self.tz)
         exam = self.days.get(day) if self.days else None
         at = (exam.deadline if exam and exam.deadline else None) or self.default_deadline
         return datetime.combine(day, at, tzinfo=self.tz)
 
-    def reminder_at(self, day: date) -> datetime:
+    def reminder_at(self, day: date, session: str = "") -> datetime:
         """When chiefs who have not reported are reminded."""
-        return self.deadline(day) - timedelta(minutes=self.reminder_minutes)
+        return self.deadline(day, session) - timedelta(minutes=self.reminder_minutes)
+
+    def filing_day(self, now: datetime) -> tuple[date, bool]:
+        """The day a report sent at `now` is for, and whether it is the day just ended.
+
+        Shortly after midnight (before `late_cutoff`) a report is for the day that just ended,
+        when that was a reporting day.
+        """
+        local = now.astimezone(self.tz)
+        yesterday = local.date() - timedelta(days=1)
+        if local.time() < self.late_cutoff and self.is_reporting_day(yesterday):
+            return yesterday, True
+        return local.date(), False
+
+    def session_at(self, day: date, now: datetime) -> str:
+        """The session a report sent at `now` belongs to: the latest one already begun.
+
+        Before the first session of the day has begun this is "" when the day has sessions
+        (the caller refuses the report); after the day, the last session.
+        """
+        sessions = self.sessions(day)
+        if not sessions:
+            return ""
+        local = now.astimezone(self.tz)
+        if local.date() > day:
+            return sessions[-1].key
+        begun = [s for s in sessions if s.start <= local.time()]
+        return begun[-1].key if begun else ""
 
     def upcoming(self, start: date, count: int = 3) -> list[date]:
         """The next `count` reporting days from `start` (inclusive)."""
@@ -121,13 +177,18 @@ def _zone(name: str) -> ZoneInfo:
 
 
 def build_schedule(
-    tz: str, deadline: str, reminder_minutes: int, path: Path | None = None
+    tz: str,
+    deadline: str,
+    reminder_minutes: int,
+    path: Path | None = None,
+    late_cutoff: str = "00:00",
 ) -> Schedule:
     """The schedule from settings, and from a schedule file if one is given."""
     schedule = Schedule(
         tz=_zone(tz),
         default_deadline=parse_hhmm(deadline, "REPORT_DEADLINE "),
         reminder_minutes=reminder_minutes,
+        late_cutoff=parse_hhmm(late_cutoff, "REPORT_LATE_CUTOFF "),
     )
     if path is None:
         return schedule
@@ -169,9 +230,14 @@ def _load_json(schedule: Schedule, text: str) -> None:
                 str(s.get("subject", "")),
                 parse_hhmm(str(s.get("start", "")), f"{where}“{s.get('subject', '')}”开始"),
                 parse_hhmm(str(s.get("end", "")), f"{where}“{s.get('subject', '')}”结束"),
+                str(s.get("session", "")),
+                parse_hhmm(str(s["deadline"]), f"{where}“{s.get('subject', '')}”截止")
+                if s.get("deadline")
+                else None,
             )
             for s in raw.get("sessions", [])
         )
+        _distinct_sessions(sessions, where)
         deadline = parse_hhmm(str(raw["deadline"]), where) if raw.get("deadline") else None
         schedule.days[day] = ExamDay(day, deadline, sessions)
 
@@ -189,8 +255,17 @@ def _load_csv(schedule: Schedule, text: str) -> None:
             row["subject"] or "",
             parse_hhmm(row["start"] or "", where),
             parse_hhmm(row["end"] or "", where),
+            row.get("session") or "",
+            parse_hhmm(row["session_deadline"], where) if row.get("session_deadline") else None,
         )
         old = days.get(day, ExamDay(day))
         deadline = parse_hhmm(row["deadline"], where) if row.get("deadline") else old.deadline
         days[day] = ExamDay(day, deadline, (*old.sessions, session))
+        _distinct_sessions(days[day].sessions, f"{row['date']} ")
     schedule.days = days
+
+
+def _distinct_sessions(sessions: tuple[ExamSession, ...], where: str) -> None:
+    keys = [s.key for s in sessions if s.deadline]
+    if len(set(keys)) != len(keys) or "" in keys:
+        raise ScheduleError(f"{where}的场次需要互不相同的名称（session，如 上午/下午）才能分场报告")

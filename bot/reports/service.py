@@ -6,6 +6,7 @@ delivery seen twice is stored once (the second call returns the first result, ma
 
 from __future__ import annotations
 
+import json
 import random
 import time
 from collections.abc import Callable
@@ -25,12 +26,14 @@ from bot.reports.outbox import Outbox, PendingNotice
 from bot.reports.overview import Overview
 from bot.reports.schedule import Clock, Schedule
 from bot.reports.sites import SiteDirectory
+from bot.reports.template import DEFAULT_TEMPLATE, LEGACY_COLUMNS, ReportTemplate
 from bot.reports.views import (
     DayStatus,
     DaySummary,
     IncidentView,
     ReportView,
     SiteInfo,
+    cn_day,
     report_view,
 )
 from bot.store.db import Database
@@ -59,12 +62,14 @@ class ReportService(IncidentBook, SiteDirectory, Overview):
         clock: Clock,
         outbox: Outbox | None = None,
         data_dir: Path | None = None,
+        template: ReportTemplate = DEFAULT_TEMPLATE,
     ) -> None:
         self.db = db
         self.schedule = schedule
         self.clock = clock
         self.outbox = outbox or Outbox(db)
         self.data_dir = data_dir  # where incident photos are kept (attachments/…)
+        self.template = template
 
     # ------------------------------------------------------------------ helpers
     def now(self) -> datetime:
@@ -144,54 +149,109 @@ class ReportService(IncidentBook, SiteDirectory, Overview):
     def _reporting_day(self) -> date:
         day = self.today()
         if not self.schedule.is_reporting_day(day):
-            raise ReportError(f"今天（{day:%m月%d日}）不是考试日，无需报告。")
+            raise ReportError(f"今天（{cn_day(day)}）不是考试日，无需报告。")
         return day
+
+    def filing(self) -> tuple[date, str]:
+        """The day and session a report sent now is for; ReportError when none can be.
+
+        Shortly after midnight that is the day just ended (filed late); a day not yet reporting,
+        or a session day before its first session has begun, is refused.
+        """
+        day, _after_midnight = self.schedule.filing_day(self.now())
+        if not self.schedule.is_reporting_day(day):
+            raise ReportError(f"今天（{cn_day(day)}）不是考试日，无需报告。")
+        session = self.schedule.session_at(day, self.now())
+        sessions = self.schedule.sessions(day)
+        if sessions and not session:
+            first = sessions[0]
+            raise ReportError(
+                f"{cn_day(day)}的第一场（{first.key} {first.start:%H:%M}）还没有开始，"
+                "开考后再报告。"
+            )
+        return day, session
+
+    def zero_form(self, args: str) -> ReportForm | None:
+        """The figures a 零报告 carries (`/zero 应考300 实考300 缺考0`); None when it has none.
+
+        FormError when the template requires figures that are missing or wrong.
+        """
+        from bot.reports.forms import FormError, read_report_line
+
+        need = self.template.zero_fields
+        if not args.strip() and not need:
+            return None
+        form, problems = read_report_line(args, self.template)
+        if not need and not form.values:
+            return None  # "/zero 今日正常": words, not figures
+        missing = [self.template.field(n) for n in need if n not in form.values]
+        if missing and not problems:
+            example = self.template.example_line(need)
+            problems.append(f"零报告需要带上：{'、'.join(f.label for f in missing)}。"
+                            f"例如：/zero {example}")  # fmt: skip
+        problems += [p for p, _ in form.check_problems()]
+        if problems:
+            raise FormError(problems)
+        return form
 
     # ------------------------------------------------------------------ reports
     def submit(
-        self, user_id: int, user_name: str, form: ReportForm | None, key: str | None = None
+        self,
+        user_id: int,
+        user_name: str,
+        form: ReportForm | None,
+        key: str | None = None,
+        zero: ReportForm | None = None,
     ) -> tuple[ReportView, bool]:
-        """Store a new report version for the user's site and today (`form` None: 零报告).
+        """Store a new report version for the user's site and today (`form` None: 零报告,
+        carrying the figures in `zero` when the template asks for them).
 
         Returns the stored version and whether this delivery had been stored before.
         """
         problems = form.problems() if form is not None else []
         if problems:
             raise ReportError("\n".join(problems))
+        if form is None and zero is None and self.template.zero_fields:
+            need = self.template.zero_fields
+            raise ReportError(
+                f"零报告需要带上：{'、'.join(self.template.field(n).label for n in need)}。"
+                f"例如：/zero {self.template.example_line(need)}"
+            )
         user_name = printable(user_name)[: LIMITS["user_name"].chars]  # a label, not content
 
         def write(s: Session) -> ReportView:
             site = self._bound_site(s, user_id, lock=True)
-            day = self._reporting_day()
+            day, session = self.filing()
             if form is None:
                 n = self._live_threads(s, site.id, day)
                 if n:
                     raise ReportError(
-                        f"今天本考点已报告 {n} 起事件，不能再报零报告。请用 /report 填写完整报告。"
+                        f"今天本考点已报告 {n} 起事件，不能再报零报告。请用 /report 填写日报。"
                     )
+            # Versions count per site and day across sessions (the unique key predates sessions).
             latest = s.scalar(
                 select(func.max(Report.version)).where(
                     Report.site_id == site.id, Report.report_date == day
                 )
             )
             now = self.now()
-            values = form.values if form is not None else {"remarks": ZERO_TEXT}
+            values: dict[str, int | str] = (
+                dict(form.values)
+                if form is not None
+                else {**(zero.values if zero else {}), "remarks": ZERO_TEXT}
+            )
             report = Report(
                 site=site,
                 report_date=day,
                 version=(latest or 0) + 1,
                 kind="zero" if form is None else "full",
-                expected=values.get("expected"),
-                present=values.get("present"),
-                absent=values.get("absent"),
-                violations=values.get("violations"),
-                duty=str(values.get("duty", "")),
-                equipment=str(values.get("equipment", "")),
-                remarks=str(values.get("remarks", "")),
+                **_legacy(values),
                 submitted_by=user_id,
                 submitted_name=user_name,
                 submitted_at=now,
-                late=now > self.schedule.deadline(day),
+                late=now > self.schedule.deadline(day, session),
+                session=session,
+                data=json.dumps(values, ensure_ascii=False),
             )
             s.add(report)
             s.flush()
@@ -255,6 +315,18 @@ class ReportService(IncidentBook, SiteDirectory, Overview):
                 )
                 or 0
             ) > 0
+
+
+def _legacy(values: dict[str, int | str]) -> dict[str, object]:
+    """The legacy value columns filled from template values (kept so older readers still work)."""
+    out: dict[str, object] = {}
+    for name in LEGACY_COLUMNS:
+        v = values.get(name)
+        if name in ("expected", "present", "absent", "violations"):
+            out[name] = v if isinstance(v, int) else None
+        else:
+            out[name] = "" if v is None else str(v)
+    return out
 
 
 def _must(row: _Row | None) -> _Row:

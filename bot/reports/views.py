@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections import Counter
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
@@ -34,6 +35,7 @@ class ReportView:
     submitted_name: str
     submitted_at: datetime
     late: bool
+    session: str = ""
 
 
 @dataclass(frozen=True)
@@ -82,14 +84,34 @@ class DayStatus:
     missing: list[SiteInfo] = field(default_factory=list)
     incidents: Counter[str] = field(default_factory=Counter)  # site code -> count
     levels: Counter[str] = field(default_factory=Counter)  # incident level -> count
+    session: str = ""  # "" = the whole day
+    bound: set[str] = field(default_factory=set)  # codes of sites a chief is bound to
+    zero_then_incident: set[str] = field(default_factory=set)  # 零报告后有事件
+    names: dict[str, str] = field(default_factory=dict)  # code -> name, for incident lines
+    scope: str = "全部考点"
 
     def to_json(self) -> dict[str, Any]:
         """The `kaowu reports status --json` object."""
+
+        def site(s: SiteInfo) -> dict[str, Any]:
+            return {"code": s.code, "name": s.name, "district": s.district,
+                    "bound": s.code in self.bound, "incidents": self.incidents.get(s.code, 0),
+                    "zero_then_incident": s.code in self.zero_then_incident}  # fmt: skip
+
         return {
             "date": self.day.isoformat(),
+            "session": self.session,
+            "deadline": self.deadline.isoformat(),
+            "scope": self.scope,
             "reported": [s.code for s in self.reported],
             "missing": [s.code for s in self.missing],
             "late": [s.code for s in self.late],
+            "sites": {
+                "reported": [site(s) for s in self.reported],
+                "late": [site(s) for s in self.late],
+                "missing": [site(s) for s in self.missing],
+            },
+            "incidents": {code: n for code, n in sorted(self.incidents.items())},
         }
 
 
@@ -108,6 +130,11 @@ class DaySummary:
     absent: int
     violations: int
     incidents: Counter[str]
+    full: int = 0  # 日报 (full reports) whose figures are in the totals
+    zero_with_figures: int = 0  # 零报告 that carried figures (counted in the totals too)
+    zero_then_incident: int = 0
+    session: str = ""
+    scope: str = "全部考点"
 
 
 def site_info(s: Site) -> SiteInfo:
@@ -122,6 +149,8 @@ def report_view(r: Report) -> ReportView:
         "violations": r.violations, "duty": r.duty, "equipment": r.equipment,
         "remarks": r.remarks,
     }  # fmt: skip
+    if r.data and r.data != "{}":
+        values.update(json.loads(r.data))
     return ReportView(
         r.id,
         site_info(r.site),
@@ -133,6 +162,7 @@ def report_view(r: Report) -> ReportView:
         r.submitted_name,
         aware(r.submitted_at),
         r.late,
+        r.session or "",
     )
 
 
@@ -162,3 +192,8 @@ def incident_view(i: Incident, **thread: Any) -> IncidentView:
 def aware(at: datetime) -> datetime:
     """SQLite returns naive datetimes for timezone columns; they were stored in UTC."""
     return at if at.tzinfo else at.replace(tzinfo=UTC)
+
+
+def cn_day(day: date) -> str:
+    """A date as users write it: 6月7日 (no leading zeros)."""
+    return f"{day.month}月{day.day}日"

@@ -136,8 +136,8 @@ def _private_file(path: Path) -> None:
             path.chmod(0o600)
 
 
-def _at_head(engine: Engine) -> bool:
-    """Whether the schema is already at the newest migration (nothing to write)."""
+def head_revision() -> str:
+    """The newest migration's revision id."""
     from alembic.config import Config
     from alembic.script import ScriptDirectory
 
@@ -145,6 +145,14 @@ def _at_head(engine: Engine) -> bool:
     with resources.as_file(resources.files("bot.store") / "migrations") as path:
         cfg.set_main_option("script_location", str(path))
         head = ScriptDirectory.from_config(cfg).get_current_head()
+    if head is None:
+        raise RuntimeError("no migrations found")
+    return head
+
+
+def _at_head(engine: Engine) -> bool:
+    """Whether the schema is already at the newest migration (nothing to write)."""
+    head = head_revision()
     try:
         with engine.connect() as conn:
             current = conn.execute(text("SELECT version_num FROM alembic_version")).scalar()

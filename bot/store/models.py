@@ -39,7 +39,10 @@ class Site(Base):
     code: Mapped[str] = mapped_column(String(LIMITS["code"].chars), unique=True)
     name: Mapped[str] = mapped_column(String(LIMITS["name"].chars))
     district: Mapped[str] = mapped_column(String(LIMITS["district"].chars), default="")
-    join_code: Mapped[str] = mapped_column(String(LIMITS["join_code"].chars))
+    # Kept for old rows only: codes are stored as a salted hash (`bot.reports.sites`).
+    join_code: Mapped[str] = mapped_column(String(LIMITS["join_code"].chars), default="")
+    join_salt: Mapped[str] = mapped_column(String(32), default="")
+    join_hash: Mapped[str] = mapped_column(String(64), default="")
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
 
@@ -85,8 +88,21 @@ class Report(Base):
     submitted_name: Mapped[str] = mapped_column(String(200), default="")
     submitted_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     late: Mapped[bool] = mapped_column(Boolean, default=False)
+    session: Mapped[str] = mapped_column(String(32), default="")  # "" = the whole day
+    data: Mapped[str] = mapped_column(Text, default="{}")  # JSON: template field -> value
 
     site: Mapped[Site] = relationship(lazy="joined")
+
+
+class BindAttempt(Base):
+    """A wrong join code sent by a user (the hourly limit on guesses survives restarts)."""
+
+    __tablename__ = "bind_attempts"
+    __table_args__ = (Index("bind_attempts_user", "user_id", "at"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    user_id: Mapped[int] = mapped_column(BigInteger)
+    at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
 
 
 class Incident(Base):

@@ -182,8 +182,8 @@ def test_database_error_on_import_shows_no_parameters(tmp_path: Path, pg_url: st
     assert kaowu(d, "sites", "list", DATABASE_URL=pg_url).returncode == 0  # schema created
     engine = sa.create_engine(pg_url.replace("postgresql://", "postgresql+psycopg://", 1))
     with engine.begin() as conn:  # the database refuses what validation lets through
-        conn.execute(sa.text("ALTER TABLE sites ADD CONSTRAINT short_join CHECK "
-                             "(length(join_code) < 8)"))  # fmt: skip
+        conn.execute(sa.text("ALTER TABLE sites ADD CONSTRAINT short_name CHECK "
+                             "(length(name) < 2)"))  # fmt: skip
     engine.dispose()
     csv = tmp_path / "s.csv"
     csv.write_text("code,name,district,join_code\n001,一中,城区,SECRET-JOIN-77\n", encoding="utf-8")

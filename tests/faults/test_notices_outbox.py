@@ -15,13 +15,14 @@ import pytest
 
 from bot.reports.outbox import DeliveryReport, Outbox
 from bot.settings import TelegramSettings
+from bot.store.db import head_revision
 from bot.tg_send import TelegramSender, standalone_bot
 from tests.bot.reports.harness import COORDINATOR, COORDINATOR_CHAT, Harness
 from tests.telegram.fake_bot_api import FakeBotAPI
 
 CHIEF, OTHER_CHIEF = 101, 102
 REPO = Path(__file__).resolve().parents[2]
-HEAD = "0004_incident_lifecycle"
+HEAD = head_revision()
 
 
 def _outbox(h: Harness) -> Outbox:
@@ -140,7 +141,7 @@ async def test_missed_digest_is_caught_up_after_a_day_offline(h: Harness, api: F
     assert restarted.services.notifier is not None and restarted.services.reports is not None
     queued = restarted.services.notifier.tick(restarted.services.reports.now())
     assert [r.chat_id for r in queued] == [COORDINATOR_CHAT]
-    assert "06月07日" in queued[0].text and "以下 2 个考点未报告" in queued[0].text
+    assert "6月7日" in queued[0].text and "以下 2 个考点未报告" in queued[0].text
     await _deliver(restarted, api)
     assert len(_delivered(api, COORDINATOR_CHAT)) == 1
     assert restarted.services.notifier.tick(restarted.services.reports.now()) == []
@@ -209,7 +210,8 @@ def test_migration_adds_the_outbox_and_keeps_every_row(tmp_path: Path, db_url: s
     migrate(db.engine)  # idempotent
     with db.engine.connect() as conn:
         assert conn.execute(sa.text("SELECT remarks FROM reports")).scalar() == "正常"
-        assert conn.execute(sa.text("SELECT join_code FROM sites")).scalar() == "J1"
+        # 0005 hashes join codes (tests/bot/reports/test_migration_0005.py)
+        assert conn.execute(sa.text("SELECT name FROM sites")).scalar() == "一中"
         assert conn.execute(sa.text("SELECT count(*) FROM notices")).scalar() == 0
         assert conn.execute(sa.text("SELECT version_num FROM alembic_version")).scalar() == HEAD
     db.close()

@@ -31,7 +31,7 @@ def texts(env: BotEnv, chat_id: int) -> list[str]:
 async def test_commands_menu_is_set_in_chinese(env: BotEnv) -> None:
     (call,) = env.api.sent("setMyCommands")
     menu = {c["command"]: c["description"] for c in call.params["commands"]}
-    assert menu["report"].startswith("填写每日报告") and menu["ask"].startswith("提问")
+    assert menu["report"].startswith("填写日报") and menu["ask"].startswith("提问")
     assert "start" not in menu
 
 

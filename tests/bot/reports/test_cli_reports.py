@@ -37,7 +37,9 @@ def test_sites_reports_and_scripted_chat(tmp_path: Path, db_url: str) -> None:
     )
     out = run(tmp_path, db_url, "sites", "import", str(bad))
     assert (
-        out.returncode == 1 and "第 3 行缺少 name" in out.stderr and "一条都没有写入" in out.stderr
+        out.returncode == 1
+        and "第 3 行缺少 考点名称" in out.stderr
+        and "一条都没有写入" in out.stderr
     )
     listed = json.loads(run(tmp_path, db_url, "sites", "list", "--json").stdout)
     assert [s["code"] for s in listed] == ["001", "002", "003"]
@@ -55,8 +57,8 @@ def test_sites_reports_and_scripted_chat(tmp_path: Path, db_url: str) -> None:
     xlsx = tmp_path / "day.xlsx"
     out = run(tmp_path, db_url, "reports", "export", "--format", "xlsx", "-o", str(xlsx))
     assert out.returncode == 0, out.stderr
-    rows = list(load_workbook(xlsx)["每日报告"].iter_rows(values_only=True))
-    assert rows[1][1] == "001" and rows[1][6:9] == (50, 49, 1)
+    rows = list(load_workbook(xlsx)["日报"].iter_rows(values_only=True))
+    assert rows[1][2] == "001" and rows[1][7:10] == (50, 49, 1)
     csv_out = tmp_path / "range.csv"
     out = run(tmp_path, db_url, "reports", "export", "--from", status["date"], "--to", status["date"],
               "--format", "csv", "-o", str(csv_out))  # fmt: skip

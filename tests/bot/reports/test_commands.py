@@ -96,9 +96,9 @@ def test_one_line_report_cancelled_saves_nothing(h: Harness) -> None:
         (FULL.replace("应考=300", "应考=三百"), "「应考人数」应为不小于 0 的整数，你填的是“三百”"),
         (FULL.replace("缺考=2", "缺考=-2"), "「缺考人数」应为不小于 0 的整数"),
         (FULL.replace("缺考=2", "缺考=3"), "实考（298）+ 缺考（3）= 301，与应考（300）不符"),
-        (FULL.replace(" 保密室=双人值守", ""), "缺少「保密室值班情况」"),
+        (FULL.replace(" 保密室=双人值守", ""), "请填写「保密室值班情况」"),
         (FULL.replace("违纪=1", "违纪=999"), "「违纪/作弊人数」（999）不能大于实考人数（298）"),
-        ("今天一切正常", "每一项请写成 名称=值"),
+        ("今天一切正常", "请写成 名称+数值"),
     ],
 )
 def test_report_validation_names_the_field(h: Harness, line: str, message: str) -> None:
@@ -118,16 +118,18 @@ def test_guided_report_with_corrections(h: Harness) -> None:
     assert "应为不小于 0 的整数" in h.text(CHIEF, "很多")  # asked again
     h.text(CHIEF, "100")
     h.text(CHIEF, "99")
-    assert "请从应考人数重新填写" in h.text(CHIEF, "5")  # 99 + 5 != 100
-    for answer in ("100", "98", "2", "0", "两人值守", "正常"):
+    again = h.text(CHIEF, "5")  # 99 + 5 != 100: only 缺考 is asked again
+    assert "请重新填写「缺考人数」" in again and "应考人数" not in again.splitlines()[-1]
+    assert "「违纪/作弊人数」" in h.text(CHIEF, "1")
+    for answer in ("0", "两人值守", "正常"):
         h.text(CHIEF, answer)
     shown = h.text(CHIEF, "无")
-    assert "请核对" in shown and "缺考人数：2" in shown
+    assert "请核对" in shown and "缺考人数：1" in shown and "应考人数：100" in shown
     assert "请回复“确认”" in h.text(CHIEF, "嗯")
     assert "日报（第 1 版" in h.text(CHIEF, "确认")
     assert (current(h)["expected"], current(h)["absent"], current(h)["equipment"]) == (
         100,
-        2,
+        1,
         "正常",
     )
 
@@ -259,12 +261,16 @@ def _day_of_reports(h: Harness) -> None:
 def test_status_summary_incidents(h: Harness) -> None:
     _day_of_reports(h)
     status = h.text(COORDINATOR, "/status")
-    assert "按时 1：001 第一中学考点（城区）" in status
-    assert "迟报 1：002 第二中学考点（城区）" in status
-    assert "未报 1：003 实验中学考点（开发区）" in status
+    assert "6月7日 日报情况" in status and "未报 1 个；已报 2 个（按时 1，迟报 1）" in status
+    # missing first, grouped by 区县, with whether a reminder can reach the site
+    assert status.index("【开发区】未报 1 个") < status.index("迟报 1 个：002 第二中学考点")
+    assert "- 003 实验中学考点（未绑定，提醒发不到）" in status
+    assert "001 第一中学考点" not in status.split("事件")[0]  # on-time sites are a count
+    assert "事件：第一中学考点 1 起" in status  # a name, not a code
     summary = h.text(COORDINATOR, "/summary 2027-06-07")
-    assert "考点 3 个，按时 1，迟报 1，未报 1；其中零报告 1" in summary
-    assert "应考 300，实考 298，缺考 2，违纪/作弊 1" in summary
+    assert "考点 3 个，已报 2（按时 1，迟报 1），未报 1" in summary
+    assert "日报 1 份；零报告 1 份（其中带人数 0 份）" in summary
+    assert "人数合计（只含 日报 1 份）：应考 300，实考 298，缺考 2，违纪/作弊 1" in summary
     assert "较大 1" in summary
     assert "考场监控断电20分钟" in h.text(COORDINATOR, "/incidents 6月7日")
     assert "没有事件" in h.text(COORDINATOR, "/incidents 2027-06-06")
@@ -276,16 +282,20 @@ def test_export_csv_and_xlsx(h: Harness) -> None:
     replies = h.say(COORDINATOR, "/export 2027-06-07")
     files = {r.file.name: r.file.data for r in replies if r.file}
     rows = list(csv.reader(io.StringIO(files["kaowu-2027-06-07.csv"].decode("utf-8-sig"))))
-    assert rows[0][:5] == ["日期", "考点代码", "考点名称", "区县", "状态"]
-    by_code = {r[1]: r for r in rows[1:]}
-    assert by_code["001"][4:9] == ["按时", "完整报告", "300", "298", "2"]
-    assert by_code["001"][13:15] == ["1", "较大"]
-    assert by_code["002"][4:6] == ["迟报", "零报告"]
-    assert by_code["003"][4] == "未报"
+    assert rows[0][:6] == ["日期", "场次", "考点代码", "考点名称", "区县", "状态"]
+    by_code = {r[2]: r for r in rows[1:]}
+    assert by_code["001"][5:10] == ["按时", "日报", "300", "298", "2"]
+    assert by_code["001"][14:16] == ["1", "较大"]
+    assert by_code["002"][5:7] == ["迟报", "零报告"]
+    assert by_code["003"][5] == "未报"
     wb = load_workbook(io.BytesIO(files["kaowu-2027-06-07.xlsx"]))
-    assert wb.sheetnames == ["每日报告", "事件", "汇总"]
-    assert wb["事件"]["E2"].value == "考场监控断电20分钟"
-    assert [c.value for c in wb["汇总"][2]][:10] == ["2027-06-07", 3, 1, 1, 1, 1, 300, 298, 2, 1]
+    assert wb.sheetnames == ["日报", "事件", "汇总", "统计"]
+    assert wb["事件"]["F2"].value == "考场监控断电20分钟"
+    assert [c.value for c in wb["汇总"][2]][1:14] == [None, 3, 1, 1, 1, 1, 1, 0, 0, 300, 298, 2, 1]
+    sheet = wb["日报"]
+    assert sheet["A2"].is_date and sheet["A2"].value.date().isoformat() == "2027-06-07"
+    assert sheet.auto_filter.ref == "A1:S4"
+    assert sheet.column_dimensions["D"].width >= 12  # 考点名称 is readable without dragging
     assert "结束日期" in h.text(COORDINATOR, "/export 2027-06-08 至 2027-06-07")
 
 

@@ -13,7 +13,7 @@ from alembic.config import Config
 from bot.reports.outbox import Outbox
 from bot.reports.schedule import build_schedule
 from bot.reports.service import ReportService
-from bot.store.db import Database, migrate, normalise_url
+from bot.store.db import Database, head_revision, migrate, normalise_url
 from tests.helpers import FakeClock
 
 REPO = Path(__file__).resolve().parents[3]
@@ -45,7 +45,7 @@ def test_migration_keeps_incidents_and_notices(tmp_path: Path, db_url: str) -> N
     migrate(db.engine)  # idempotent
     with db.engine.connect() as conn:
         version = conn.execute(sa.text("SELECT version_num FROM alembic_version")).scalar()
-        assert version == "0004_incident_lifecycle"
+        assert version == head_revision()
         assert conn.execute(sa.text("SELECT choices FROM notices")).scalar() == ""
     schedule = build_schedule("Asia/Shanghai", "20:00", 60, None)
     service = ReportService(db, schedule, FakeClock(), Outbox(db), tmp_path)

@@ -30,14 +30,14 @@ def test_bad_rows_reported_by_line_and_nothing_applied(h: Harness) -> None:
         "code,name,district,join_code\n"
         "005,第五中学考点,城区,EEE555\n"  # valid, but must not be applied either
         "001,,城区,AAA111\n"
-        "006,第六中学考点,城区\n"
+        "006,第六中学考点,城区,X,Y\n"
         "005,重复考点,城区,X\n"
     )
     with pytest.raises(SiteImportError) as err:
         svc.import_sites(text)
     assert err.value.problems == [
-        "第 3 行缺少 name",
-        "第 4 行应有 4 列（code,name,district,join_code），实际 3 列",
+        "第 3 行缺少 考点名称",
+        "第 4 行有 5 列，比表头多（表头 4 列）",
         "第 5 行考点代码 005 与前面重复",
     ]
     assert [s.code for s in svc.sites()] == ["001", "002", "003"]
@@ -46,7 +46,7 @@ def test_bad_rows_reported_by_line_and_nothing_applied(h: Harness) -> None:
 
 def test_wrong_header(h: Harness) -> None:
     assert h.services.reports is not None
-    with pytest.raises(SiteImportError, match="表头应为"):
+    with pytest.raises(SiteImportError, match="表头应含"):
         h.services.reports.import_sites("编号,名称\n1,甲\n")
 
 
