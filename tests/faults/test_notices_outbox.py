@@ -210,7 +210,7 @@ def test_migration_adds_the_outbox_and_keeps_every_row(tmp_path: Path, db_url: s
         assert conn.execute(sa.text("SELECT remarks FROM reports")).scalar() == "正常"
         assert conn.execute(sa.text("SELECT join_code FROM sites")).scalar() == "J1"
         assert conn.execute(sa.text("SELECT count(*) FROM notices")).scalar() == 0
-        assert conn.execute(sa.text("SELECT version_num FROM alembic_version")).scalar() == "0003"
+        assert conn.execute(sa.text("SELECT version_num FROM alembic_version")).scalar() == "0006_platform_identity"
     db.close()
 
 
