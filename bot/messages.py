@@ -16,11 +16,14 @@ class Message:
     user_name: str = ""
     is_private: bool = True
     update_id: int | None = None  # the platform's delivery id, for exactly-once handling
+    delivery_id: str | None = None  # the same for platforms whose ids are strings ("dt:...")
 
     @property
     def delivery_key(self) -> str | None:
         """Key that identifies this delivery across retries (None when the platform has none)."""
-        return None if self.update_id is None else f"tg:{self.update_id}"
+        if self.update_id is None:
+            return self.delivery_id
+        return f"tg:{self.update_id}"
 
 
 @dataclass
