@@ -61,6 +61,7 @@ class FakeDingTalk:
     rejected_tokens: int = 0
     rate_answers: int = 0
     acked: list[str] = field(default_factory=list)
+    deliveries: dict[str, int] = field(default_factory=dict)  # stream message id -> times pushed
 
     def __post_init__(self) -> None:
         self._tokens: dict[str, float] = {}
@@ -134,6 +135,8 @@ class FakeDingTalk:
         return ws
 
     async def _push(self, ws: web.WebSocketResponse, frame: dict[str, Any]) -> None:
+        mid = frame["headers"]["messageId"]
+        self.deliveries[mid] = self.deliveries.get(mid, 0) + 1
         with contextlib.suppress(ConnectionError, RuntimeError):
             await ws.send_str(json.dumps(frame, ensure_ascii=False))
         if self.drop_after_push > 0:
