@@ -110,7 +110,9 @@ def _coordinators(settings: Settings, identities: Identities) -> tuple[list[int]
         groups["dingtalk"] = identities.resolve("dingtalk", conv, "group")
     targets: list[int] = []
     for platform, group in groups.items():
-        targets += [group] if group is not None else [p for p in people if platform_of(p) == platform]
+        targets += (
+            [group] if group is not None else [p for p in people if platform_of(p) == platform]
+        )
     return people, targets
 
 

@@ -294,9 +294,7 @@ class DingTalkSettings(BaseSettings):
         10.0, gt=0, description="Seconds to wait for DingTalk to answer one HTTP request."
     )
 
-    @field_validator(
-        "dingtalk_allowed_conversations", "dingtalk_coordinator_ids", mode="before"
-    )
+    @field_validator("dingtalk_allowed_conversations", "dingtalk_coordinator_ids", mode="before")
     @classmethod
     def _strs(cls, value: Any) -> Any:
         return _split_strs(value)

@@ -102,7 +102,9 @@ class FakeDingTalk:
         body = await request.json()
         self.token_calls += 1
         if body.get("appKey") != CLIENT_ID or body.get("appSecret") != CLIENT_SECRET:
-            return web.json_response({"code": "invalidClientIdOrSecret", "message": "无效的凭证"}, status=400)
+            return web.json_response(
+                {"code": "invalidClientIdOrSecret", "message": "无效的凭证"}, status=400
+            )
         token = f"tok-{self.token_calls}"
         self._tokens[token] = time.monotonic() + self.token_lifetime
         return web.json_response({"accessToken": token, "expireIn": self.token_lifetime})
@@ -114,7 +116,9 @@ class FakeDingTalk:
         assert body["clientId"] == CLIENT_ID and body["clientSecret"] == CLIENT_SECRET
         assert {"type": "CALLBACK", "topic": "/v1.0/im/bot/messages/get"} in body["subscriptions"]
         self.opens += 1
-        return web.json_response({"endpoint": f"ws://127.0.0.1:{self.port}/connect", "ticket": f"t{self.opens}"})
+        return web.json_response(
+            {"endpoint": f"ws://127.0.0.1:{self.port}/connect", "ticket": f"t{self.opens}"}
+        )
 
     async def _stream(self, request: web.Request) -> web.WebSocketResponse:
         assert request.query.get("ticket")
@@ -154,7 +158,9 @@ class FakeDingTalk:
     async def _send(self, request: web.Request) -> web.Response:
         if not self._valid(request):
             self.rejected_tokens += 1
-            return web.json_response({"code": "InvalidAuthentication", "message": "不合法的access_token"}, status=401)
+            return web.json_response(
+                {"code": "InvalidAuthentication", "message": "不合法的access_token"}, status=401
+            )
         if self.rate_limited > 0:
             self.rate_limited -= 1
             self.rate_answers += 1

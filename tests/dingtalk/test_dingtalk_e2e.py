@@ -46,7 +46,11 @@ async def test_private_answer_has_source_and_feedback_buttons(dt: DtEnv) -> None
     (answer,) = await dt.fake.wait_for(PROCTOR)
     assert answer.kind == "user" and answer.key.startswith("sampleActionCard")
     assert "原文 [1]" in answer.buttons and answer.buttons[-2:] == ["👍 有帮助", "👎 没帮上"]
-    down = next(v for k, v in answer.param.items() if v.endswith("%F0%9F%91%8E%20" + v.split("%20")[-1]) and k.startswith("actionURL"))
+    down = next(
+        v
+        for k, v in answer.param.items()
+        if v.endswith("%F0%9F%91%8E%20" + v.split("%20")[-1]) and k.startswith("actionURL")
+    )
     assert down.startswith("dtmd://dingtalkclient/sendMessage?content=")
     # A tap sends the button's text as the user: 👎 <answer id>.
     from urllib.parse import unquote
@@ -138,7 +142,9 @@ async def test_reminder_sent_at_its_time(tmp_path: Path, handbook_data: Path) ->
         await stop_dt(dt)
 
 
-async def test_token_refreshed_before_expiry_and_after_revocation(tmp_path: Path, handbook_data: Path) -> None:
+async def test_token_refreshed_before_expiry_and_after_revocation(
+    tmp_path: Path, handbook_data: Path
+) -> None:
     fake = FakeDingTalk(token_lifetime=1.0)
     await fake.start()
     dt = await start_dt(tmp_path, handbook_data, fake=fake)

@@ -58,9 +58,7 @@ def upgrade() -> None:
     )
     with op.batch_alter_table("notices") as batch:
         batch.add_column(
-            sa.Column(
-                "platform", sa.String(length=16), nullable=False, server_default="telegram"
-            )
+            sa.Column("platform", sa.String(length=16), nullable=False, server_default="telegram")
         )
 
 
