@@ -155,6 +155,7 @@ class DingTalkBot:
         self._locks: dict[str, asyncio.Lock] = {}
         self._choices: dict[tuple[int, int], list[str]] = {}
         self._pump_wake = asyncio.Event()
+        self._groups_logged: set[str] = set()
         self._tasks: list[asyncio.Task[Any]] = []
 
     # ------------------------------------------------------------------ lifecycle
@@ -246,6 +247,11 @@ class DingTalkBot:
         """Groups: only DINGTALK_ALLOWED_CONVERSATIONS when set; private: the app's organisation."""
         allowed = self.settings.dingtalk_allowed_conversations
         if not private:
+            cid = str(incoming.conversation_id)
+            if cid not in self._groups_logged:  # the operator needs these ids for the settings
+                self._groups_logged.add(cid)
+                log.warning(prompts.render("dingtalk_group_seen",
+                                           title=incoming.conversation_title or "", cid=cid))  # fmt: skip
             return not allowed or incoming.conversation_id in allowed
         # An internal app's robot is visible only inside its organisation; check it anyway.
         corp, mine = incoming.sender_corp_id, incoming.chatbot_corp_id
