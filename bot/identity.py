@@ -131,5 +131,8 @@ class Identities:
         with self.db.read() as s:
             row = s.get(Identity, internal_id)
             if row is None:
+                if platform_of(internal_id) == NATIVE:  # Telegram ids need no row to be known
+                    kind = "user" if internal_id > 0 else "group"
+                    return Who(internal_id, NATIVE, kind, str(internal_id), "")
                 return None
             return Who(int(row.id), row.platform, row.kind, row.platform_id, row.display_name)
