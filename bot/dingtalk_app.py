@@ -15,6 +15,7 @@ import contextlib
 import json
 import logging
 import re
+import time
 from collections import OrderedDict
 from collections.abc import Callable
 from typing import Any
@@ -45,6 +46,7 @@ from bot.settings import DingTalkSettings
 log = logging.getLogger(__name__)
 
 _SEEN = 2000  # message ids remembered against redelivery
+_STABLE_SECONDS = 5.0  # a stream that lasted this long was not a failed attempt
 _ACTION = re.compile(r"^(?:(原文)\s*(\d+)\s+(\d+)|(👍|👎)\s*(\d+))$")
 
 
@@ -95,7 +97,7 @@ class StreamClient(dingtalk_stream.DingTalkStreamClient):
                     self.websocket = ws
                     self.connections += 1
                     self.connected.set()
-                    attempt = 0
+                    opened = time.monotonic()
                     closing = asyncio.create_task(stop.wait())
                     reading = asyncio.create_task(self._read(ws))
                     await asyncio.wait({closing, reading}, return_when=asyncio.FIRST_COMPLETED)
@@ -103,6 +105,8 @@ class StreamClient(dingtalk_stream.DingTalkStreamClient):
                     reading.cancel()
                     with contextlib.suppress(asyncio.CancelledError, websockets.ConnectionClosed):
                         await reading
+                    if time.monotonic() - opened >= _STABLE_SECONDS:
+                        attempt = 0
             except (OSError, websockets.WebSocketException, DingTalkError, DingTalkUnreachable,
                     KeyError, ValueError) as exc:  # fmt: skip
                 self.connected.clear()
@@ -115,8 +119,17 @@ class StreamClient(dingtalk_stream.DingTalkStreamClient):
                     await asyncio.wait_for(stop.wait(), delay)
                 continue
             self.connected.clear()
-            if not stop.is_set():  # the server closed the stream (or asked us to reconnect)
-                log.info("DingTalk stream closed; reconnecting")
+            if stop.is_set():
+                break
+            # The server closed the stream (a drop, or DingTalk asking for a reconnect): open a
+            # new one at once, but back off when streams keep closing as soon as they open.
+            if time.monotonic() - opened < _STABLE_SECONDS:
+                attempt += 1
+                delay = min(2.0 ** (attempt - 1), self.max_delay)
+                log.warning(prompts.render("dingtalk_retry", attempt=attempt,
+                                           error="连接刚建立即被关闭", delay=f"{delay:g}"))  # fmt: skip
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(stop.wait(), delay)
 
     async def _read(self, ws: Any) -> None:
         async for raw in ws:

@@ -58,6 +58,7 @@ class FakeDingTalk:
     sent: list[Sent] = field(default_factory=list)
     token_calls: int = 0
     opens: int = 0
+    open_refusals: int = 0
     rejected_tokens: int = 0
     rate_answers: int = 0
     acked: list[str] = field(default_factory=list)
@@ -111,6 +112,7 @@ class FakeDingTalk:
 
     async def _open(self, request: web.Request) -> web.Response:
         if self.gateway_down:
+            self.open_refusals += 1
             return web.json_response({"code": "ServiceUnavailable"}, status=503)
         body = await request.json()
         assert body["clientId"] == CLIENT_ID and body["clientSecret"] == CLIENT_SECRET

@@ -192,3 +192,17 @@ async def test_rate_limit_waited_out(dt: DtEnv) -> None:
     await dt.fake.say(PROCTOR, "监控录像要保存多久？")
     (answer,) = await dt.fake.wait_for(PROCTOR)
     assert "六个月" in answer.text and dt.fake.rate_answers == 2
+
+
+async def test_gateway_down_after_a_drop_is_retried_with_backoff(dt: DtEnv) -> None:
+    dt.fake.gateway_down = True
+    dt.fake.drop_streams()
+    await asyncio.sleep(2.0)
+    assert not dt.bot.client.connected.is_set()
+    # max_delay is 0.5 s here: pauses of 0.5 s, so a handful of attempts, not a busy loop
+    assert 2 <= dt.fake.open_refusals <= 6
+    await dt.fake.say(PROCTOR, "监控录像要保存多久？")  # sent while kaowu is disconnected
+    dt.fake.gateway_down = False
+    await asyncio.wait_for(dt.bot.client.connected.wait(), 5)
+    (answer,) = await dt.fake.wait_for(PROCTOR)
+    assert "六个月" in answer.text
