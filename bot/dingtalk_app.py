@@ -169,6 +169,7 @@ class DingTalkBot:
         self._choices: dict[tuple[int, int], list[str]] = {}
         self._pump_wake = asyncio.Event()
         self._groups_logged: set[str] = set()
+        self._refused: set[str] = set()
         self._tasks: list[asyncio.Task[Any]] = []
 
     # ------------------------------------------------------------------ lifecycle
@@ -233,6 +234,9 @@ class DingTalkBot:
         if not private and not incoming.is_in_at_list:
             return  # group messages are for kaowu only when it is @-mentioned
         if not self._allowed(incoming, private):
+            if incoming.conversation_id in self._refused:
+                return  # told once; further messages are ignored, as on Telegram
+            self._refused.add(str(incoming.conversation_id))
             await self._send_to(
                 await self._chat_of(incoming),
                 [Card("考务助手", prompts.load("access_denied"), False)],

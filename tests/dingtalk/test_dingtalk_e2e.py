@@ -123,6 +123,9 @@ async def test_strangers_groups_are_refused(dt: DtEnv) -> None:
     await dt.fake.say(PROCTOR, QUESTION, group=OTHER_GROUP)
     (refusal,) = await dt.fake.wait_for(OTHER_GROUP)
     assert "只为指定的考务工作群" in refusal.text
+    await dt.fake.say(PROCTOR, "/help", group=OTHER_GROUP)
+    await dt.fake.wait_acked()
+    assert len(dt.fake.to(OTHER_GROUP)) == 1  # told once
 
 
 async def test_reminder_sent_at_its_time(tmp_path: Path, handbook_data: Path) -> None:
