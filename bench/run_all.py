@@ -20,6 +20,7 @@ BENCHES = (
     "reports_bench",
     "office_bench",
     "soak_bench",
+    "dingtalk_bench",
 )
 
 

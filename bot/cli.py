@@ -494,11 +494,13 @@ def cmd_feedback(args: argparse.Namespace) -> int:
 
 
 def cmd_run(args: argparse.Namespace) -> int:
-    """kaowu run [--webhook]: the Telegram bot."""
+    """kaowu run [--webhook] [--platform dingtalk]: the Telegram (or DingTalk) bot."""
     from bot.services import build_services, ensure_knowledge, index_warning
     from bot.settings import load_settings
 
     settings = load_settings()
+    if (getattr(args, "platform", None) or settings.frontend.platform) == "dingtalk":
+        return _run_dingtalk(args, settings)
     tg = settings.telegram
     if not tg.telegram_bot_token:
         print(prompts.load("no_token"), file=sys.stderr)
@@ -536,6 +538,33 @@ def cmd_run(args: argparse.Namespace) -> int:
         run(factory, tg, webhook)
     except InvalidToken:
         print(prompts.load("bad_token"), file=sys.stderr)
+        return 1
+    return 0
+
+
+def _run_dingtalk(args: argparse.Namespace, settings: Any) -> int:
+    """The DingTalk bot in Stream mode; one Chinese line when DingTalk cannot be used."""
+    from bot.services import build_services, ensure_knowledge
+
+    dt = settings.dingtalk
+    if not dt.dingtalk_client_id or not dt.dingtalk_client_secret:
+        print(prompts.load("dingtalk_no_credentials"), file=sys.stderr)
+        return 1
+    args.redactor.add([dt.dingtalk_client_secret])
+    from bot.dingtalk_app import DingTalkUnreachable, run
+
+    def factory() -> Services:
+        services = build_services(settings, reports=True)
+        if services.reports is not None:
+            args.redactor.add(services.reports.join_codes())
+        if not services.index.documents():
+            ensure_knowledge(services, progress=False)
+        return services
+
+    try:
+        run(factory, dt)
+    except DingTalkUnreachable as exc:
+        print(str(exc), file=sys.stderr)
         return 1
     return 0
 
@@ -608,8 +637,10 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--json", action="store_true")
     s.set_defaults(func=cmd_feedback)
 
-    s = sub.add_parser("run", help="启动 Telegram 机器人（默认长轮询）")
+    s = sub.add_parser("run", help="启动 Telegram 机器人（默认长轮询）或钉钉机器人")
     s.add_argument("--webhook", action="store_true", help="以 webhook 方式运行")
+    s.add_argument("--platform", choices=["telegram", "dingtalk"],
+                   help="聊天平台（默认取 PLATFORM，即 telegram）")  # fmt: skip
     s.set_defaults(func=cmd_run)
 
     s = sub.add_parser("eval", help="用题集评测检索与拒答")

@@ -54,11 +54,14 @@ class Message:
     update_id: int | None = None  # the platform's delivery id, for exactly-once handling
     tapped: bool = False  # the text of a tapped choice button, not typed
     attachment: OutFile | None = None  # a photo or image sent with the message
+    delivery_id: str | None = None  # the same for platforms whose ids are strings ("dt:...")
 
     @property
     def delivery_key(self) -> str | None:
         """Key that identifies this delivery across retries (None when the platform has none)."""
-        return None if self.update_id is None else f"tg:{self.update_id}"
+        if self.update_id is None:
+            return self.delivery_id
+        return f"tg:{self.update_id}"
 
 
 @dataclass

@@ -14,6 +14,7 @@ from knowledge.index import KnowledgeIndex
 
 if TYPE_CHECKING:
     from bot.feedback import AnswerLogService
+    from bot.identity import Identities
     from bot.reports.commands import ReportCommands
     from bot.reports.notify import Notifier
     from bot.reports.schedule import Clock
@@ -33,6 +34,7 @@ class Services:
     notifier: Notifier | None = None
     answers: AnswerLogService | None = None
     report_commands: ReportCommands | None = None
+    identities: Identities | None = None
 
     def close(self) -> None:
         """Release databases and clients."""
@@ -83,14 +85,44 @@ def build_reports(
     schedule = build_schedule(r.timezone, r.report_deadline, r.reminder_minutes, r.schedule_file,
                               r.report_late_cutoff)  # fmt: skip
     template = load_template(r.report_template_file)
-    directory = Coordinators(r.coordinator_ids, r.coordinator_scopes, r.coordinators_file)
     db = open_database(r.database_url, settings.data_dir)
     outbox = Outbox(db, r.notice_retry_seconds, r.notice_max_attempts)
     service = ReportService(db, schedule, clock or SystemClock(), outbox, settings.data_dir,
                             template)  # fmt: skip
-    notifier = Notifier(service, r.coordinator_chat_id, r.coordinator_ids)
-    commands = ReportCommands(service, notifier, directory.ids(), directory)
+    from bot.identity import Identities
+
+    identities = Identities(db)
+    directory = Coordinators([], r.coordinator_scopes, r.coordinators_file,
+                             resolve=identities.resolve_ref)  # fmt: skip
+    people, targets = _coordinators(settings, identities)
+    # Targets are worked out per platform above, so the notifier gets them as its list.
+    notifier = Notifier(service, None, targets)
+    commands = ReportCommands(service, notifier, people, directory)
     return db, service, notifier, commands, AnswerLogService(db, service.clock)
+
+
+def _coordinators(settings: Settings, identities: Identities) -> tuple[list[int], list[int]]:
+    """Internal ids of the coordinators, and of where escalations and digests go.
+
+    Each platform sends to its coordinator group when one is set, else to its coordinators in
+    private.
+    """
+    from bot.identity import platform_of
+
+    r, dt = settings.reports, settings.dingtalk
+    people = [identities.resolve_ref(ref) for ref in r.coordinator_ids]
+    people += [identities.resolve("dingtalk", staff) for staff in dt.dingtalk_coordinator_ids]
+    people = list(dict.fromkeys(people))
+    groups: dict[str, int | None] = {"telegram": r.coordinator_chat_id, "dingtalk": None}
+    if dt.dingtalk_coordinator_conversation:
+        conv = dt.dingtalk_coordinator_conversation
+        groups["dingtalk"] = identities.resolve("dingtalk", conv, "group")
+    targets: list[int] = []
+    for platform, group in groups.items():
+        targets += (
+            [group] if group is not None else [p for p in people if platform_of(p) == platform]
+        )
+    return people, targets
 
 
 def build_services(
@@ -120,6 +152,9 @@ def build_services(
         services.db, services.reports, services.notifier = db, service, notifier
         services.answers = answers
         services.report_commands = commands
+        from bot.identity import Identities
+
+        services.identities = Identities(db)
     return services
 
 

@@ -26,6 +26,47 @@ def _split_ids(value: Any) -> Any:
 
 
 IdList = Annotated[list[int], NoDecode]
+# Telegram ids stay ints (a Telegram id is its own internal id); others are "platform:id".
+RefList = Annotated[list[int | str], NoDecode]
+StrList = Annotated[list[str], NoDecode]
+
+
+def _split_refs(value: Any) -> Any:
+    """Accept "123, telegram:456, dingtalk:manager01": bare numbers and telegram: are Telegram."""
+    if not isinstance(value, str | list):
+        return value
+    parts = value.replace("，", ",").split(",") if isinstance(value, str) else value
+    out: list[int | str] = []
+    for part in parts:
+        if isinstance(part, int):
+            out.append(part)
+            continue
+        part = part.strip()
+        if not part:
+            continue
+        platform, sep, ident = part.partition(":")
+        platform = platform.strip().lower()
+        if not sep or platform == "telegram":
+            try:
+                out.append(int(ident if sep else part))
+            except ValueError:
+                raise ValueError(
+                    f"“{part}” 不是有效的 Telegram 用户 ID（应为数字）；其他平台请写成 dingtalk:用户ID"
+                ) from None
+        elif platform == "dingtalk" and ident.strip():
+            out.append(f"dingtalk:{ident.strip()}")
+        else:
+            raise ValueError(
+                f"“{part}” 无法识别：请写成 telegram:数字、dingtalk:用户ID，或只写 Telegram 数字 ID"
+            )
+    return out
+
+
+def _split_strs(value: Any) -> Any:
+    """Accept "a,b, c" as well as a list for string-list settings."""
+    if isinstance(value, str):
+        return [part.strip() for part in value.replace("，", ",").split(",") if part.strip()]
+    return value
 
 
 class StorageSettings(BaseSettings):
@@ -124,11 +165,15 @@ class ReportSettings(BaseSettings):
         description="SQLAlchemy URL; empty means SQLite in KAOWU_DATA_DIR. "
         "postgresql://user@host:5432/db is accepted as written.",
     )
-    coordinator_ids: IdList = Field(
-        default_factory=list, description="User ids of 招生办 coordinators, comma-separated."
+    coordinator_ids: RefList = Field(
+        default_factory=list,
+        description="招生办 coordinators, comma-separated, each naming its platform: "
+        "telegram:123456, dingtalk:manager01 (a bare number means Telegram).",
     )
     coordinator_chat_id: int | None = Field(
-        None, description="Chat that receives escalations and deadline digests."
+        None,
+        description="Telegram chat that receives escalations and deadline digests "
+        "(DingTalk: DINGTALK_COORDINATOR_CONVERSATION).",
     )
     timezone: str = Field("Asia/Shanghai", description="Time zone of report days and deadlines.")
     report_deadline: str = Field(
@@ -176,7 +221,7 @@ class ReportSettings(BaseSettings):
     @field_validator("coordinator_ids", mode="before")
     @classmethod
     def _ids(cls, value: Any) -> Any:
-        return _split_ids(value)
+        return _split_refs(value)
 
 
 class TelegramSettings(BaseSettings):
@@ -211,6 +256,68 @@ class TelegramSettings(BaseSettings):
         return _split_ids(value)
 
 
+class FrontEndSettings(BaseSettings):
+    """Which chat platform `kaowu run` serves."""
+
+    model_config = _COMMON
+
+    platform: Literal["telegram", "dingtalk"] = Field(
+        "telegram",
+        description="Chat platform of `kaowu run`: 'telegram' or 'dingtalk' (钉钉, Stream mode); "
+        "`kaowu run --platform` overrides it.",
+    )
+
+
+class DingTalkSettings(BaseSettings):
+    """DingTalk (钉钉) front end: an enterprise-internal app's robot in Stream mode."""
+
+    model_config = _COMMON
+
+    dingtalk_client_id: str | None = Field(
+        None, description="Client ID (原 AppKey) of the app, from 开发者后台 > 凭证与基础信息."
+    )
+    dingtalk_client_secret: str | None = Field(
+        None, description="Client Secret (原 AppSecret) of the same app."
+    )
+    dingtalk_robot_code: str | None = Field(
+        None,
+        description="RobotCode of the app's robot (机器人配置 page); empty means the client ID, "
+        "which is the robot code of an enterprise-internal app.",
+    )
+    dingtalk_allowed_conversations: StrList = Field(
+        default_factory=list,
+        description="openConversationIds of the groups served, comma-separated; their members "
+        "(and coordinators) are also served in private. Empty means everyone in the organisation.",
+    )
+    dingtalk_coordinator_ids: StrList = Field(
+        default_factory=list,
+        description="Staff ids (userId) of 招生办 coordinators on DingTalk, comma-separated; "
+        "the same as listing dingtalk:<id> in COORDINATOR_IDS.",
+    )
+    dingtalk_coordinator_conversation: str | None = Field(
+        None,
+        description="openConversationId of the DingTalk group that receives escalations and "
+        "deadline digests; empty sends them to each DingTalk coordinator in private.",
+    )
+    dingtalk_api_url: str = Field(
+        "https://api.dingtalk.com",
+        description="DingTalk OpenAPI base URL (token and robot sends); tests point it at a fake.",
+    )
+    dingtalk_gateway_url: str | None = Field(
+        None,
+        description="Stream gateway connection-open URL; empty means "
+        "<DINGTALK_API_URL>/v1.0/gateway/connections/open.",
+    )
+    dingtalk_timeout: float = Field(
+        10.0, gt=0, description="Seconds to wait for DingTalk to answer one HTTP request."
+    )
+
+    @field_validator("dingtalk_allowed_conversations", "dingtalk_coordinator_ids", mode="before")
+    @classmethod
+    def _strs(cls, value: Any) -> Any:
+        return _split_strs(value)
+
+
 class Settings(BaseModel):
     """The whole tree; build it with `load_settings`."""
 
@@ -220,6 +327,8 @@ class Settings(BaseModel):
     llm: LLMSettings
     reports: ReportSettings
     telegram: TelegramSettings
+    frontend: FrontEndSettings
+    dingtalk: DingTalkSettings
 
     @property
     def data_dir(self) -> Path:
@@ -234,6 +343,8 @@ GROUPS: dict[str, type[BaseSettings]] = {
     "llm": LLMSettings,
     "reports": ReportSettings,
     "telegram": TelegramSettings,
+    "frontend": FrontEndSettings,
+    "dingtalk": DingTalkSettings,
 }
 
 

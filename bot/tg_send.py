@@ -65,6 +65,8 @@ def classify(exc: TelegramError) -> PermanentSendError | TransientSendError:
 class TelegramSender:
     """Sends notice texts through the Bot API (HTML-escaped, split below the length limit)."""
 
+    platform = "telegram"
+
     def __init__(self, bot: Bot) -> None:
         self.bot = bot
 

@@ -20,6 +20,7 @@ from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 import prompts
+from bot.identity import platform_of
 from bot.store.db import Database
 from bot.store.models import Notice
 
@@ -51,7 +52,9 @@ class TransientSendError(SendError):
 
 
 class Sender(Protocol):
-    """A platform that can deliver a text to a chat (Telegram today, DingTalk later)."""
+    """A platform that can deliver a text to a chat; it sends only notices of its `platform`."""
+
+    platform: str
 
     async def send_text(self, chat_id: int, text: str, choices: tuple[str, ...] = ()) -> None:
         """Deliver `text` (with a button per choice, whose tap says its text); return only once
@@ -140,8 +143,8 @@ class Outbox:
                 continue
             existing.add(n.dedup)
             row = Notice(
-                kind=n.kind, dedup=n.dedup, chat_id=n.chat_id, text=n.text,
-                choices="\n".join(n.choices), status="pending",
+                kind=n.kind, dedup=n.dedup, chat_id=n.chat_id, platform=platform_of(n.chat_id),
+                text=n.text, choices="\n".join(n.choices), status="pending",
                 attempts=0, uncertain=False, resent=False, next_at=now, last_error="",
                 created_at=now,
             )  # fmt: skip
@@ -183,17 +186,13 @@ class Outbox:
     def _backoff(self, attempts: int) -> timedelta:
         return timedelta(seconds=min(self.retry_seconds * 2 ** max(attempts - 1, 0), _BACKOFF_CAP))
 
-    def due_ids(self, limit: int = 100) -> list[int]:
-        """Ids of pending notices whose time has come, oldest first."""
+    def due_ids(self, limit: int = 100, platform: str | None = None) -> list[int]:
+        """Ids of pending notices whose time has come (for one platform), oldest first."""
+        query = select(Notice.id).where(Notice.status == "pending", Notice.next_at <= self.now())
+        if platform is not None:
+            query = query.where(Notice.platform == platform)
         with self.db.read() as s:
-            return list(
-                s.scalars(
-                    select(Notice.id)
-                    .where(Notice.status == "pending", Notice.next_at <= self.now())
-                    .order_by(Notice.id)
-                    .limit(limit)
-                )
-            )
+            return list(s.scalars(query.order_by(Notice.id).limit(limit)))
 
     async def deliver(
         self,
@@ -215,7 +214,7 @@ class Outbox:
             return await run(fn, *args)
 
         report = DeliveryReport()
-        for notice_id in await call(self.due_ids, limit):
+        for notice_id in await call(self.due_ids, limit, sender.platform):
             if not keep_going():
                 break
             claimed = await call(self._claim, notice_id)

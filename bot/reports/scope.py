@@ -10,6 +10,7 @@ from __future__ import annotations
 import csv
 import io
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
@@ -65,13 +66,23 @@ class Coordinator:
 class Coordinators:
     """The coordinator directory: who is a coordinator and what each may see."""
 
-    def __init__(self, ids: list[int], scopes: str = "", path: Path | None = None) -> None:
+    def __init__(
+        self,
+        ids: list[int],
+        scopes: str = "",
+        path: Path | None = None,
+        resolve: Callable[[str], int] = int,
+    ) -> None:
+        # `resolve` turns a user reference (`123`, `telegram:123`, `dingtalk:manager01`) into
+        # the internal user id; a bad one raises ValueError.
+        self._resolve = resolve
         self.people: dict[int, Coordinator] = {i: Coordinator(i, "", ALL) for i in ids}
         for part in (p for p in re.split(r"[;；]", scopes) if p.strip()):
-            uid, sep, names = part.partition("=")
-            if not sep or not uid.strip().lstrip("-").isdigit():
+            ref, sep, names = part.partition("=")
+            uid = self._user(ref) if sep else None
+            if uid is None:
                 raise ScopeError(f"COORDINATOR_SCOPES 中“{part.strip()}”应写成 用户id=区县,区县")
-            self.people[int(uid)] = Coordinator(int(uid), "", Scope(_districts(names)))
+            self.people[uid] = Coordinator(uid, "", Scope(_districts(names)))
         if path is not None:
             self._load(path)
 
@@ -97,8 +108,11 @@ class Coordinators:
             cell = (
                 row[cols["id"]].strip() if cols["id"] is not None and cols["id"] < len(row) else ""
             )
-            if not cell.lstrip("-").isdigit():
-                raise ScopeError(f"招生办人员名单第 {line} 行的用户 id“{cell}”应为数字")
+            uid = self._user(cell)
+            if uid is None:
+                raise ScopeError(
+                    f"招生办人员名单第 {line} 行的用户 id“{cell}”无效：应为数字或 dingtalk:员工id"
+                )
             name = (
                 row[cols["name"]].strip()
                 if cols["name"] is not None and cols["name"] < len(row)
@@ -106,7 +120,14 @@ class Coordinators:
             )
             d = cols["districts"]
             districts = row[d] if d is not None and d < len(row) else ""
-            self.people[int(cell)] = Coordinator(int(cell), name, Scope(_districts(districts)))
+            self.people[uid] = Coordinator(uid, name, Scope(_districts(districts)))
+
+    def _user(self, ref: str) -> int | None:
+        """The internal id of a user reference, or None when it names no user."""
+        try:
+            return self._resolve(ref.strip())
+        except ValueError:
+            return None
 
     def __contains__(self, user_id: int) -> bool:
         return user_id in self.people

@@ -235,6 +235,7 @@ class Notice(Base):
     kind: Mapped[str] = mapped_column(String(16))  # "reminder" | "digest" | "escalation"
     dedup: Mapped[str] = mapped_column(String(128), unique=True)  # one notice per cause
     chat_id: Mapped[int] = mapped_column(BigInteger)
+    platform: Mapped[str] = mapped_column(String(16), default="telegram")  # whose sender sends it
     text: Mapped[str] = mapped_column(Text)
     choices: Mapped[str] = mapped_column(Text, default="")  # button texts, one per line
     status: Mapped[str] = mapped_column(String(8), default="pending")  # pending|sent|failed
@@ -245,3 +246,20 @@ class Notice(Base):
     last_error: Mapped[str] = mapped_column(Text, default="")
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     sent_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+
+
+class Identity(Base):
+    """A user or group chat of one platform, under the internal id every other table stores.
+
+    Telegram ids are their own internal ids; other platforms' ids are allocated (`bot.identity`).
+    """
+
+    __tablename__ = "identities"
+    __table_args__ = (UniqueConstraint("platform", "kind", "platform_id"),)
+
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    platform: Mapped[str] = mapped_column(String(16))  # "telegram" | "dingtalk"
+    kind: Mapped[str] = mapped_column(String(8))  # "user" | "group"
+    platform_id: Mapped[str] = mapped_column(String(128))
+    display_name: Mapped[str] = mapped_column(String(200), default="")
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
