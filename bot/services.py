@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -83,7 +84,15 @@ def build_reports(
     service = ReportService(db, schedule, clock or SystemClock(), outbox)
     notifier = Notifier(service, r.coordinator_chat_id, r.coordinator_ids)
     commands = ReportCommands(service, notifier, r.coordinator_ids)
+    commands.web_link = _web_links(settings, db, service)
     return db, service, notifier, commands, AnswerLogService(db, service.clock)
+
+
+def _web_links(settings: Settings, db: Database, service: ReportService) -> Callable[[int], str]:
+    """Sign-in links to the web console for the /web chat command."""
+    from web.auth import issue_link
+
+    return lambda user_id: issue_link(db, user_id, service.now(), settings.web.base_url())
 
 
 def build_services(

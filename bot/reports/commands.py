@@ -47,6 +47,8 @@ class ReportCommands:
         self.notifier = notifier
         self.coordinators = set(coordinator_ids)
         self.core: Core | None = None
+        # Issues a web console sign-in URL for a user; set by the wiring (`build_reports`).
+        self.web_link: Callable[[int], str] | None = None
 
     def install(self, core: Core) -> None:
         """Register the commands and the role check."""
@@ -63,6 +65,7 @@ class ReportCommands:
             ("incidents", self.cmd_incidents, "事件列表：/incidents [日期]", "coordinator"),
             ("export", self.cmd_export, "导出 CSV 和 Excel：/export [日期或区间]", "coordinator"),
             ("remind", self.cmd_remind, "立即提醒未报考点", "coordinator"),
+            ("web", self.cmd_web, "招生办工作台登录链接（请私聊）", "coordinator"),
         ):
             core.register(name, handler, text, role)
 
@@ -339,6 +342,17 @@ class ReportCommands:
                 unreachable="、".join(site_line(s) for s in unreachable) or "无",
             )
             return [Reply(text)]
+
+        return self._coordinator(msg, run)
+
+    def cmd_web(self, msg: Message, args: str) -> list[Reply]:
+        """/web: a single-use sign-in link to the web console, in private chat only."""
+
+        def run() -> list[Reply]:
+            if not msg.is_private:
+                return [Reply(prompts.load("web_private_only"))]
+            assert self.web_link is not None
+            return [Reply(prompts.render("web_link", url=self.web_link(msg.user_id), minutes=10))]
 
         return self._coordinator(msg, run)
 

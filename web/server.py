@@ -1,0 +1,31 @@
+"""Serving the console: in the foreground (`kaowu web`) or beside the bot (`kaowu run`)."""
+
+from __future__ import annotations
+
+import threading
+from typing import Any
+
+from bot.services import Services
+
+
+def server(services: Services, host: str, port: int) -> Any:
+    """A uvicorn server for the console over `services`."""
+    import uvicorn
+
+    from web.app import create_app
+
+    config = uvicorn.Config(create_app(services), host=host, port=port, log_level="warning",
+                            access_log=False)  # fmt: skip
+    return uvicorn.Server(config)
+
+
+def serve(services: Services, host: str, port: int) -> None:
+    """Serve until interrupted."""
+    server(services, host, port).run()
+
+
+def start_background(services: Services, host: str, port: int) -> Any:
+    """Serve from a daemon thread (uvicorn leaves signal handling to the main thread there)."""
+    srv = server(services, host, port)
+    threading.Thread(target=srv.run, name="kaowu-web", daemon=True).start()
+    return srv
