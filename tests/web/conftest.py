@@ -96,3 +96,25 @@ def console(tmp_path: Path, handbook_index: Path) -> Iterator[Console]:
     c = make_console(tmp_path, index=handbook_index)
     yield c
     c.services.close()
+
+
+def seed(c: Console) -> None:
+    """001 missing (chief 101 bound), 002 missing (nobody bound), 003 zero report then incident."""
+    from bot.reports.forms import IncidentForm
+
+    reports = c.services.reports
+    assert reports is not None
+    reports.bind(CHIEF, "张主考", "001", "AAA111")
+    reports.bind(CHIEF2, "李主考", "003", "CCC333")
+    reports.submit(CHIEF2, "李主考", None)
+    reports.add_incident(CHIEF2, "李主考", IncidentForm("较大", "第5考场一名考生携带手机进入考场",
+                                                        "第5考场", "09:20", "已没收并记录"))  # fmt: skip
+
+
+@pytest.fixture
+def plain(tmp_path: Path) -> Iterator[Console]:
+    """A seeded console on SQLite with an empty knowledge index."""
+    c = make_console(tmp_path)
+    seed(c)
+    yield c
+    c.services.close()
