@@ -96,6 +96,6 @@ def test_an_unreadable_document_fails_its_job_and_keeps_the_old_version(console:
 
 def test_the_page_lists_documents_with_title_file_passages_and_time(console: Console) -> None:
     page = console.sign_in(TOP).get("/knowledge").text
-    rows = re.findall(r"<tr><td>([^<]+)</td><td class=\"file\">([^<]+)</td><td>(\d+)</td>"
-                      r"<td>(\d{4}-\d\d-\d\d \d\d:\d\d)</td>", page)  # fmt: skip
+    rows = re.findall(r"<tr><td>([^<]+)</td><td class=\"file\">([^<]+)</td><td data-label=\"段数\">(\d+)</td>"
+                      r"<td data-label=\"导入\">(\d{4}-\d\d-\d\d \d\d:\d\d)</td>", page)  # fmt: skip
     assert len(rows) == len(console.services.index.documents()) > 0
