@@ -38,6 +38,7 @@ def main() -> dict[str, float]:
 
     from web import auth
     from web.app import create_app
+    from web.server import settle
 
     results: dict[str, float] = {}
     with tempfile.TemporaryDirectory() as tmp:
@@ -64,6 +65,7 @@ def main() -> dict[str, float]:
         for i in range(1, 400, 16):
             svc.add_incident(10_000 + i, f"主考{i}", IncidentForm("一般", "考场时钟慢两分钟"))
         app = create_app(services)
+        settle()  # as `kaowu web` does before serving
         for user, label in ((1, "all"), (2, "district")):
             client = TestClient(app)
             link = auth.issue_link(services.db, user, svc.now(), "http://testserver")

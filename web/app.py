@@ -6,7 +6,6 @@ is. Forms that change anything carry the session's CSRF token. Assets come from 
 
 from __future__ import annotations
 
-import gc
 from dataclasses import dataclass
 from datetime import date, timedelta
 from pathlib import Path
@@ -322,7 +321,4 @@ def create_app(services: Services) -> FastAPI:
                     negative=negative, when=lambda at: data.local_time(services, at,
                                                                          "%m-%d %H:%M"))  # fmt: skip
 
-    # What exists now (models, indexes, modules) lives as long as the process: keep it out of
-    # the collector's full passes, which otherwise walk it during a request (100-200 ms spikes).
-    gc.freeze()
     return app

@@ -86,3 +86,50 @@ def test_kaowu_web_serves_on_the_port_and_signs_in_with_a_one_line_link(tmp_path
     finally:
         proc.terminate()
         proc.communicate(timeout=30)
+
+
+async def test_kaowu_run_serves_the_console_when_web_port_is_set_and_web_sends_a_link(
+    tmp_path: Path, handbook_index: Path
+) -> None:
+    import asyncio
+    import shutil
+    import signal
+
+    from tests.telegram.conftest import TOKEN
+    from tests.telegram.fake_bot_api import FakeBotAPI
+
+    api = FakeBotAPI()
+    await api.start()
+    port = _free_port()
+    data = tmp_path / "data"
+    shutil.copytree(handbook_index / "index", data / "index")
+    env = {**os.environ, "PYTHONPATH": str(REPO), "KAOWU_DATA_DIR": str(data),
+           "COORDINATOR_IDS": "4242", "WEB_PORT": str(port), "TELEGRAM_BOT_TOKEN": TOKEN,
+           "TELEGRAM_BASE_URL": api.base_url}  # fmt: skip
+    for key in ("DATABASE_URL", "WEB_BASE_URL", "ALLOWED_CHAT_IDS"):
+        env.pop(key, None)
+    sites = tmp_path / "sites.csv"
+    sites.write_text(SITES, encoding="utf-8")
+    assert (await asyncio.to_thread(_kaowu, env, "sites", "import", str(sites))).returncode == 0
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "bot.cli", "run", env=env, cwd=str(REPO),
+        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
+    )  # fmt: skip
+    try:
+        await api.wait_for(lambda c: api.sent("setMyCommands"), timeout=90)
+        base = f"http://127.0.0.1:{port}"
+        async with httpx.AsyncClient() as client:
+            assert "请先登录" in (await client.get(base + "/")).text
+        api.say(4242, 4242, "/web")
+        await api.wait_for(lambda c: api.sent("sendMessage", 4242), timeout=60)
+        reply = api.sent("sendMessage", 4242)[0].params["text"]
+        link = next(w for w in reply.split() if w.startswith(base + "/login?t="))
+        async with httpx.AsyncClient() as browser:
+            await browser.get(link.replace("&amp;", "&"), follow_redirects=True)
+            page = (await browser.get(base + "/")).text
+        assert "东风中学考点" in page and "南湖中学考点" in page
+    finally:
+        proc.send_signal(signal.SIGINT)
+        _out, err = await asyncio.wait_for(proc.communicate(), 60)
+        await api.stop()
+    assert proc.returncode == 0, err.decode()
