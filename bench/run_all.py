@@ -18,6 +18,7 @@ BENCHES = (
     "query_bench",
     "coldstart_bench",
     "reports_bench",
+    "web_bench",
     "soak_bench",
 )
 
