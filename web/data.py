@@ -120,7 +120,7 @@ def board(services: Services, scope: Scope, day: date) -> Board:
     service = _service(services)
     st = service.status(day)
     current = service.current_reports(day)
-    first = {code: at for code, at in service._first_submissions(day).items()}
+    first = service._first_submissions(day)
     sites = [s for s in st.reported + st.late + st.missing if scope.allows(s)]
     chiefs = service.chiefs([s.code for s in sites]) if sites else {}
     late = {s.code for s in st.late}
@@ -305,8 +305,8 @@ def stats(services: Services, scope: Scope, start: date, end: date) -> Stats:
     service = _service(services)
     hours = [0] * 24
     tz = service.schedule.tz
+    allowed = {s.code for s in service.sites() if scope.allows(s)}
     for day in days(start, end):
-        allowed = {s.code for s in service.sites() if scope.allows(s)}
         for code, at in service._first_submissions(day).items():
             if code in allowed:
                 hours[at.replace(tzinfo=at.tzinfo or UTC).astimezone(tz).hour] += 1
