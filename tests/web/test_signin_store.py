@@ -135,3 +135,28 @@ def test_a_session_ends_when_it_expires(tmp_path: Path, hours: float) -> None:
         assert "请先登录" in client.get("/").text
     finally:
         c.services.close()
+
+
+def test_board_and_downloads_keep_to_the_district_on_both_databases(
+    tmp_path: Path,
+    db_url: str,  # noqa: F811
+) -> None:
+    import io
+
+    from openpyxl import load_workbook
+
+    from tests.web.conftest import DISTRICT, TOP, seed
+
+    c = make_console(tmp_path, db_url)
+    try:
+        seed(c)
+        top = c.sign_in(TOP).get("/").text
+        assert "第一中学考点" in top and "实验中学考点" in top
+        client = c.sign_in(DISTRICT)
+        assert "第一中学考点" not in client.get("/").text
+        xlsx = client.get("/export.xlsx", params={"start": "2027-06-07", "end": "2027-06-07"})
+        wb = load_workbook(io.BytesIO(xlsx.content))
+        assert [r[1] for r in wb["每日报告"].iter_rows(min_row=2, values_only=True)] == ["003"]
+        assert [r[1] for r in wb["事件"].iter_rows(min_row=2, values_only=True)] == ["003"]
+    finally:
+        c.services.close()
