@@ -4,6 +4,7 @@
 # Extra arguments: make run ARGS="ask 保密室每班几个人？", make test PYTEST_ARGS="-m 'not slow'".
 
 PYTHON ?= $(shell command -v python3.11 || command -v python3)
+SUDO   := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 VENV   := .venv
 BIN    := $(VENV)/bin
 
@@ -22,6 +23,10 @@ $(VENV)/.run-deps: pyproject.toml | $(BIN)/python
 $(VENV)/.test-deps: pyproject.toml | $(BIN)/python
 	$(BIN)/pip install -q torch==2.13.0
 	$(BIN)/pip install -q -e ".[dev,st,llm]"
+	@# The web console's browser tests drive Debian's chromium through Playwright; no browser
+	@# is downloaded from anywhere else. A CJK font makes the saved screenshots readable.
+	@command -v chromium >/dev/null || { $(SUDO) apt-get update -q && \
+		$(SUDO) apt-get install -y -q chromium fonts-wqy-microhei; }
 	@touch $@ $(VENV)/.run-deps
 
 run: $(VENV)/.run-deps

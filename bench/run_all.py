@@ -19,6 +19,7 @@ BENCHES = (
     "coldstart_bench",
     "reports_bench",
     "office_bench",
+    "web_bench",
     "soak_bench",
     "dingtalk_bench",
 )

@@ -493,6 +493,42 @@ def cmd_feedback(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_web(args: argparse.Namespace) -> int:
+    """kaowu web [--host H] [--port P] | kaowu web link --user ID | kaowu web logout-all"""
+    from bot.services import build_services
+    from bot.settings import load_settings
+    from web import auth
+
+    settings = load_settings()
+    if args.action is None:
+        host = args.host or settings.web.web_host
+        port = args.port or settings.web.web_port or 8080
+        overrides = {"web_host": host, "web_port": port}
+        settings = settings.model_copy(update={"web": settings.web.model_copy(update=overrides)})
+    services = build_services(settings, reports=True)
+    assert services.db is not None and services.reports is not None
+    try:
+        if args.action == "link":
+            if args.user not in settings.reports.coordinator_ids:
+                print(prompts.render("web_not_coordinator", user=args.user), file=sys.stderr)
+                return 2
+            url = auth.issue_link(services.db, args.user, services.reports.now(),
+                                  settings.web.base_url())  # fmt: skip
+            print(url)
+            return 0
+        if args.action == "logout-all":
+            print(prompts.render("web_logout_all", n=auth.logout_all(services.db)))
+            return 0
+        from web.server import serve
+
+        args.redactor.add(services.reports.join_codes())
+        print(prompts.render("web_serving", url=settings.web.base_url()), file=sys.stderr)
+        serve(services, settings.web.web_host, settings.web.web_port or 8080)
+        return 0
+    finally:
+        services.close()
+
+
 def cmd_run(args: argparse.Namespace) -> int:
     """kaowu run [--webhook] [--platform dingtalk]: the Telegram (or DingTalk) bot."""
     from bot.services import build_services, ensure_knowledge, index_warning
@@ -534,6 +570,13 @@ def cmd_run(args: argparse.Namespace) -> int:
 
     from telegram.error import InvalidToken
 
+    if settings.web.web_port:
+        # The console gets its own services (connections) over the same data.
+        from web.server import start_background
+
+        web_services = build_services(settings, reports=True)
+        start_background(web_services, settings.web.web_host, settings.web.web_port)
+        print(prompts.render("web_serving", url=settings.web.base_url()), file=sys.stderr)
     try:
         run(factory, tg, webhook)
     except InvalidToken:
@@ -642,6 +685,15 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--platform", choices=["telegram", "dingtalk"],
                    help="聊天平台（默认取 PLATFORM，即 telegram）")  # fmt: skip
     s.set_defaults(func=cmd_run)
+
+    s = sub.add_parser("web", help="招生办工作台（网页）：启动、生成登录链接、退出全部登录")
+    s.add_argument("--host", help="监听地址（默认 WEB_HOST 或 127.0.0.1）")
+    s.add_argument("--port", type=int, help="端口（默认 WEB_PORT 或 8080）")
+    web_sub = s.add_subparsers(dest="action")
+    link = web_sub.add_parser("link", help="为招生办人员生成一次性登录链接（10 分钟内有效）")
+    link.add_argument("--user", type=int, required=True, help="用户 id（须在 COORDINATOR_IDS 中）")
+    web_sub.add_parser("logout-all", help="结束所有浏览器的登录")
+    s.set_defaults(func=cmd_web)
 
     s = sub.add_parser("eval", help="用题集评测检索与拒答")
     s.add_argument(

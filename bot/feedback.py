@@ -100,6 +100,12 @@ class AnswerLogService:
             )
             return [self._view(s, r) for r in rows]
 
+    def latest(self, limit: int = 100) -> list[LoggedAnswer]:
+        """The latest answers and declined questions, newest first (for the web console)."""
+        with self.db.read() as s:
+            rows = s.scalars(select(AnswerLog).order_by(AnswerLog.id.desc()).limit(limit))
+            return [self._view(s, r) for r in rows]
+
     @staticmethod
     def _view(s: Any, row: AnswerLog) -> LoggedAnswer:
         votes = dict(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -92,12 +93,13 @@ def build_reports(
     from bot.identity import Identities
 
     identities = Identities(db)
-    directory = Coordinators([], r.coordinator_scopes, r.coordinators_file,
-                             resolve=identities.resolve_ref)  # fmt: skip
     people, targets = _coordinators(settings, identities)
+    directory = Coordinators(people, r.coordinator_scopes, r.coordinators_file,
+                             resolve=identities.resolve_ref)  # fmt: skip
     # Targets are worked out per platform above, so the notifier gets them as its list.
     notifier = Notifier(service, None, targets)
     commands = ReportCommands(service, notifier, people, directory)
+    commands.web_link = _web_links(settings, db, service)
     return db, service, notifier, commands, AnswerLogService(db, service.clock)
 
 
@@ -123,6 +125,13 @@ def _coordinators(settings: Settings, identities: Identities) -> tuple[list[int]
             [group] if group is not None else [p for p in people if platform_of(p) == platform]
         )
     return people, targets
+
+
+def _web_links(settings: Settings, db: Database, service: ReportService) -> Callable[[int], str]:
+    """Sign-in links to the web console for the /web chat command."""
+    from web.auth import issue_link
+
+    return lambda user_id: issue_link(db, user_id, service.now(), settings.web.base_url())
 
 
 def build_services(

@@ -318,6 +318,49 @@ class DingTalkSettings(BaseSettings):
         return _split_strs(value)
 
 
+class WebSettings(BaseSettings):
+    """The 招生办工作台 web console (`kaowu web`; also served by `kaowu run` when WEB_PORT is set)."""
+
+    model_config = _COMMON
+
+    web_host: str = Field("127.0.0.1", description="Address the web console listens on.")
+    web_port: int | None = Field(
+        None,
+        ge=1,
+        le=65535,
+        description="Port of the web console; when set, `kaowu run` serves it beside the bot "
+        "(`kaowu web` defaults to 8080).",
+    )
+    web_base_url: str | None = Field(
+        None,
+        description="Public address of the console used in sign-in links, e.g. "
+        "https://kaowu.example.cn; empty means http://WEB_HOST:WEB_PORT.",
+    )
+    web_secure_cookie: bool | None = Field(
+        None,
+        description="Mark the session cookie Secure (HTTPS only); empty means: when WEB_BASE_URL "
+        "starts with https://.",
+    )
+    web_session_hours: float = Field(
+        12.0, gt=0, description="Hours a signed-in browser stays signed in."
+    )
+    web_upload_max_mb: int = Field(
+        20, ge=1, le=500, description="Largest document accepted by the 知识库 upload, in MB."
+    )
+
+    def base_url(self) -> str:
+        """Where sign-in links point."""
+        if self.web_base_url:
+            return self.web_base_url.rstrip("/")
+        return f"http://{self.web_host}:{self.web_port or 8080}"
+
+    def secure(self) -> bool:
+        """Whether the session cookie is sent over HTTPS only."""
+        if self.web_secure_cookie is not None:
+            return self.web_secure_cookie
+        return self.base_url().startswith("https://")
+
+
 class Settings(BaseModel):
     """The whole tree; build it with `load_settings`."""
 
@@ -329,6 +372,7 @@ class Settings(BaseModel):
     telegram: TelegramSettings
     frontend: FrontEndSettings
     dingtalk: DingTalkSettings
+    web: WebSettings
 
     @property
     def data_dir(self) -> Path:
@@ -345,6 +389,7 @@ GROUPS: dict[str, type[BaseSettings]] = {
     "telegram": TelegramSettings,
     "frontend": FrontEndSettings,
     "dingtalk": DingTalkSettings,
+    "web": WebSettings,
 }
 
 

@@ -182,6 +182,7 @@ class DocumentInfo:
     title: str
     fingerprint: str
     n_chunks: int
+    ingested_at: float = 0.0  # seconds since the epoch
 
 
 class SegmentedChunks(Protocol):
@@ -491,7 +492,8 @@ class KnowledgeIndex:
     def documents(self) -> list[DocumentInfo]:
         """Live documents, by path."""
         rows = self._db.execute(
-            "SELECT path, source, title, fingerprint, n_chunks FROM documents ORDER BY path"
+            "SELECT path, source, title, fingerprint, n_chunks, ingested_at FROM documents "
+            "ORDER BY path"
         ).fetchall()
         return [DocumentInfo(*r) for r in rows]
 

@@ -64,6 +64,8 @@ class ReportCommands:
         self.directory = directory or Coordinators(coordinator_ids)
         self.coordinators = set(coordinator_ids) | set(self.directory.ids())
         self.incidents = IncidentChat(service, notifier, self.cmd_report)
+        # Issues a web console sign-in URL for a user; set by the wiring (`build_reports`).
+        self.web_link: Callable[[int], str] | None = None
 
     def scope_of(self, user_id: int) -> Scope | None:
         """The sites a coordinator may see (None: not a coordinator)."""
@@ -96,6 +98,7 @@ class ReportCommands:
             ("incidents", self.cmd_incidents, "事件列表：/incidents [日期]", "coordinator"),
             ("export", self.cmd_export, "导出 CSV 和 Excel：/export [日期或区间]", "coordinator"),
             ("remind", self.cmd_remind, "立即提醒未报考点：/remind [考点代码]", "coordinator"),
+            ("web", self.cmd_web, "招生办工作台登录链接（请私聊）", "coordinator"),
         ):
             core.register(name, handler, text, role)
         core.register("ack", self.cmd_ack, "确认收到事件：/ack 事件编号", "coordinator")
@@ -403,6 +406,17 @@ class ReportCommands:
         self.service.queue(nudges)
         return [Reply(prompts.render("remind_one_done", site=site_line(site), chiefs=len(nudges),
                                      day=cn_day(day), session=session_label(session)))]  # fmt: skip
+
+    def cmd_web(self, msg: Message, args: str) -> list[Reply]:
+        """/web: a single-use sign-in link to the web console, in private chat only."""
+
+        def run() -> list[Reply]:
+            if not msg.is_private:
+                return [Reply(prompts.load("web_private_only"))]
+            assert self.web_link is not None
+            return [Reply(prompts.render("web_link", url=self.web_link(msg.user_id), minutes=10))]
+
+        return self._coordinator(msg, run)
 
 
 @dataclass

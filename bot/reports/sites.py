@@ -327,6 +327,17 @@ class SiteDirectory:
                 b.unbound_at = now
             return [BoundChief(int(b.user_id), b.user_name, aware(b.bound_at)) for b in rows]
 
+    def reset_join_code(self, code: str) -> str:
+        """Give a site a new join code (people already bound stay bound); the code, shown once."""
+        join = new_join_code()
+        with self.db.unit() as s:
+            site = s.scalars(select(Site).where(Site.code == code)).first()
+            if site is None:
+                raise ReportError(f"没有考点代码为 {code} 的考点。可用 kaowu sites list 查看。")
+            site.join_hash = hash_join_code(site.join_salt, join)
+            site.join_code, site.updated_at = "", self.now()
+        return join
+
     def bindings(self) -> dict[str, list[BoundChief]]:
         """Current bindings by site code."""
         out: dict[str, list[BoundChief]] = {}

@@ -19,7 +19,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0006_platform_identity"
-down_revision = "0003"
+down_revision = "0005_templates_sessions_sites"
 branch_labels = None
 depends_on = None
 
