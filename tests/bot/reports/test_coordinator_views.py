@@ -37,6 +37,7 @@ def _day(h: Harness) -> None:
     h.text(CHIEF, "确认")
     h.text(OTHER, "/zero")
     h.text(OTHER, "/incident 一般 3号考场考生携带手机，已收缴")
+    h.text(OTHER, "确认")  # an incident is echoed and stored once confirmed
 
 
 def test_top_level_status_names_missing_first_with_a_reminder_button(hs: Harness) -> None:
@@ -139,7 +140,7 @@ def test_scope_and_coordinators_file_errors(tmp_path: Path) -> None:
     with pytest.raises(ScopeError, match="表头应含 user_id 和 区县"):
         Coordinators([], "", bad)
     bad.write_text("user_id,区县\nxyz,城区\n", encoding="utf-8")
-    with pytest.raises(ScopeError, match="用户 id“xyz”应为数字"):
+    with pytest.raises(ScopeError, match="用户 id“xyz”无效"):
         Coordinators([], "", bad)
     ok = Coordinators([1], "2=城区、开发区")
     assert ok.scope_of(1) == ALL and ok.scope_of(2) == Scope(frozenset({"城区", "开发区"}))
