@@ -69,7 +69,7 @@ def test_guided_report_and_versions_on_each_platform(h: Harness, platform: str) 
     assert "日报（第 1 版" in h.text(p.chief, "确认")
     assert "零报告（第 2 版" in h.text(p.chief, "/zero")
     assert "第2版 零报告" in h.text(p.chief, "/myreports")
-    assert "按时 1：001 第一中学考点" in h.text(p.coordinator, "/status")
+    assert "已报 1 个（按时 1，迟报 0）" in h.text(p.coordinator, "/status")
 
 
 def test_duplicate_delivery_recorded_once_on_each_platform(h: Harness, platform: str) -> None:
