@@ -158,7 +158,7 @@ class IncidentChat:
         levels = self.service.thread_levels(view.id)
         if self.notifier.coordinator_targets and levels & set(ESCALATED_LEVELS):
             text += "\n" + prompts.load("incident_escalated")
-        if view.site.code in self.service.zero_then_incident(view.day):
+        if self.service.zero_then_incident(view.day, only=view.site.code):
             text += "\n" + prompts.load("incident_zero_then")
             return Outcome([Reply(text, choices=[FILE_REPORT, LATER])])
         return Outcome([Reply(text)])
@@ -169,7 +169,7 @@ class IncidentChat:
         if text.strip() not in (FILE_REPORT, LATER):
             return None
         site = self.service.site_of(msg.user_id)
-        if site is None or site.code not in self.service.zero_then_incident(self.service.today()):
+        if site is None or not self.service.zero_then_incident(self.service.today(), site.code):
             return None
         if text.strip() == LATER:
             return Outcome([Reply(prompts.load("incident_zero_later"))])

@@ -282,9 +282,10 @@ class IncidentBook:
             row = self._current(s, incident_id, site)
             return self._view(s, row)
 
-    def zero_then_incident(self, day: date) -> set[str]:
+    def zero_then_incident(self, day: date, only: str | None = None) -> set[str]:
         """Codes of sites whose current report of `day` is a 零报告 although an incident of
-        theirs (not withdrawn) was reported that day: their report must be corrected."""
+        theirs (not withdrawn) was reported that day: their report must be corrected.
+        `only`: look at that one site (cheap when its report is not a zero report)."""
         with self.db.read() as s:
             top = (
                 select(Report.site_id, func.max(Report.version).label("v"))
@@ -292,9 +293,12 @@ class IncidentBook:
                 .group_by(Report.site_id)
                 .subquery()
             )
-            zero = set(s.scalars(select(Site.code).join(Report, Report.site_id == Site.id).join(
+            query = select(Site.code).join(Report, Report.site_id == Site.id).join(
                 top, (Report.site_id == top.c.site_id) & (Report.version == top.c.v)
-            ).where(Report.report_date == day, Report.kind == "zero")))  # fmt: skip
+            ).where(Report.report_date == day, Report.kind == "zero")  # fmt: skip
+            if only is not None:
+                query = query.where(Site.code == only)
+            zero = set(s.scalars(query))
         if not zero:
             return set()
         return {v.site.code for v in self.incidents(day)} & zero
