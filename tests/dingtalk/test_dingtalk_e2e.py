@@ -75,7 +75,7 @@ async def test_private_zero_report_and_coordinator_status(dt: DtEnv) -> None:
     assert "零报告（第 1 版" in (await dt.fake.wait_for(CHIEF, 2))[-1].text
     await dt.fake.say(COORDINATOR, "/status", group=COORD_GROUP)
     (status,) = await dt.fake.wait_for(COORD_GROUP)
-    assert "按时 1：001 第一中学考点" in status.text and "未报 2" in status.text
+    assert "已报 1 个（按时 1，迟报 0）" in status.text and "未报 2 个" in status.text
 
 
 async def test_guided_report_with_buttons_in_private(dt: DtEnv) -> None:
