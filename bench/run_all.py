@@ -16,6 +16,7 @@ BENCHES = (
     "ingest_bench",
     "bigdoc_bench",
     "query_bench",
+    "typo_bench",
     "coldstart_bench",
     "reports_bench",
     "office_bench",

@@ -112,10 +112,35 @@ class TypoRepair:
         self._known = known
         self._segment = segment
         self._vocab = set(vocabulary)
-        self._by_sound: dict[tuple[str, ...], list[str]] = {}
-        for word in self._vocab:
-            if 2 <= len(word) <= 4 and _CJK_RUN.fullmatch(word):
-                self._by_sound.setdefault(_sound(word), []).append(word)
+        # A replacement differs from the typo in exactly one character, so it shares the typo's
+        # first character or, when that is the one replaced, its last: words grouped by their
+        # first and last characters give those few words, and only they need their pinyin (not
+        # the whole vocabulary). The grouping is done on the first broken span.
+        self._ends: tuple[dict[str, list[str]], dict[str, list[str]]] | None = None
+
+    def _by_ends(self) -> tuple[dict[str, list[str]], dict[str, list[str]]]:
+        if self._ends is None:
+            first: dict[str, list[str]] = {}
+            last: dict[str, list[str]] = {}
+            for w in self._vocab:
+                if 2 <= len(w) <= 4 and _CJK_RUN.fullmatch(w):
+                    first.setdefault(w[0], []).append(w)
+                    last.setdefault(w[-1], []).append(w)
+            self._ends = (first, last)
+        return self._ends
+
+    def _same_but_one(self, piece: str, k: int) -> list[str]:
+        """Knowledge-base words that differ from `piece` exactly at position `k`."""
+        first, last = self._by_ends()
+        pool = first.get(piece[0], []) if k > 0 else last.get(piece[-1], [])
+        return [
+            w
+            for w in pool
+            if len(w) == len(piece)
+            and w != piece
+            and w[:k] == piece[:k]
+            and w[k + 1 :] == piece[k + 1 :]
+        ]
 
     def __call__(self, text: str) -> tuple[str, tuple[tuple[str, str], ...]]:
         """The text with typos replaced, and the (typo, replacement) pairs."""
@@ -164,11 +189,9 @@ class TypoRepair:
                 if (b - a) < len(piece) and any(a <= k < b for k in loose)
             ):
                 continue
+            sound = _sound(piece)
             options = [
-                w
-                for w in self._by_sound.get(_sound(piece), [])
-                if [k for k, (a, b) in enumerate(zip(w, piece, strict=True)) if a != b]
-                in ([k] for k in loose)
+                w for k in sorted(loose) for w in self._same_but_one(piece, k) if _sound(w) == sound
             ]
             if len(options) == 1:
                 return n, piece, options[0]
