@@ -197,8 +197,8 @@ class ReportSettings(BaseSettings):
     )
     coordinator_scopes: str = Field(
         "",
-        description="区县 a coordinator may see, e.g. 901=城区,开发区;902=城区 "
-        "(not listed: every site).",
+        description="区县 a coordinator may see, e.g. 901=城区,开发区;dingtalk:manager01=城区 "
+        "(users named as in COORDINATOR_IDS; not listed: every site).",
     )
     coordinators_file: Path | None = Field(
         None, description="Optional coordinators CSV: user_id,name,区县 (区县 empty: every site)."

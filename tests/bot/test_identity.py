@@ -197,3 +197,15 @@ def test_migration_moves_existing_rows_to_telegram(tmp_path: Path, db_url: str) 
     with db.engine.connect() as conn:
         assert conn.execute(sa.text("SELECT count(*) FROM notices")).scalar() == 1
     db.close()
+
+
+def test_a_dingtalk_coordinator_can_be_limited_to_a_district(tmp_path: Path, db_url: str) -> None:  # noqa: F811
+    h = make_harness(tmp_path, db_url, coordinator_ids=[COORDINATOR, "dingtalk:manager01"],
+                     coordinator_scopes="dingtalk:manager01=开发区")  # fmt: skip
+    try:
+        manager = _ids(h).resolve("dingtalk", "manager01")
+        status = h.text(manager, "/status")
+        assert "实验中学考点" in status and "第一中学考点" not in status  # 开发区 only
+        assert "第一中学考点" in h.text(COORDINATOR, "/status")  # the top level sees all
+    finally:
+        h.services.close()
