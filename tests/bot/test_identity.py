@@ -91,8 +91,8 @@ def test_escalations_and_reminders_carry_their_platform(h: Harness, platform: st
     p = people(h, platform)
     h.bind(p.chief)
     h.bind(p.other, "002", "BBB222")
-    out = h.text(p.chief, "/incident 重大 保密室门锁被撬 措施=已封锁现场并报警")
-    assert "已同时报送招生办" in out
+    assert "请核对" in h.text(p.chief, "/incident 重大 保密室门锁被撬 措施=已封锁现场并报警")
+    h.text(p.chief, "确认")  # an incident is stored, and escalated, once confirmed
     assert h.services.reports is not None
     outbox = h.services.reports.outbox
     notices = outbox.notices(since_id=h.since)
