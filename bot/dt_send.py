@@ -267,7 +267,13 @@ class DingTalkSender:
             raise PermanentSendError(
                 prompts.render("send_bad_request", detail=f"未知的钉钉会话 {chat_id}")
             )
-        for card in text_cards(text, list(choices), private=to.kind == "user"):
+        private = to.kind == "user"
+        if choices and not private:
+            # A group reply of a number maps to a choice only within a dialogue; a notice's
+            # choices are typed out instead (e.g. 确认收到 #12 is understood as written).
+            text += "\n" + prompts.render("dingtalk_choices_typed", options=" / ".join(choices))
+            choices = ()
+        for card in text_cards(text, list(choices), private=private):
             try:
                 await self.api.send(to, card)
             except (DingTalkError, httpx.HTTPError) as exc:

@@ -101,8 +101,11 @@ async def test_guided_report_in_a_group_takes_numbered_choices(dt: DtEnv) -> Non
     assert ask_level.key == "sampleText" and "回复数字选择：1 一般" in ask_level.text
     await dt.fake.say(CHIEF, "3", group=STAFF_GROUP)  # 3 = 重大
     await dt.fake.wait_for(STAFF_GROUP, 2)
-    for answer in ("保密室窗户未锁", "无", "10:05", "已上锁"):
-        await dt.fake.say(CHIEF, answer, group=STAFF_GROUP)
+    # 重大: only what happened is asked, then the echo to confirm with one reply
+    await dt.fake.say(CHIEF, "保密室窗户未锁，已上锁", group=STAFF_GROUP)
+    echo = (await dt.fake.wait_for(STAFF_GROUP, 3))[-1]
+    assert "请核对" in echo.text and "1 确认" in echo.text
+    await dt.fake.say(CHIEF, "1", group=STAFF_GROUP)  # 1 = 确认
     (alert,) = await dt.fake.wait_for(COORD_GROUP)
     assert "【重大事件】001 第一中学考点" in alert.text and "已上锁" in alert.text
 
@@ -110,13 +113,22 @@ async def test_guided_report_in_a_group_takes_numbered_choices(dt: DtEnv) -> Non
 async def test_serious_incident_reaches_the_coordinator_group(dt: DtEnv) -> None:
     await _bind(dt)
     await dt.fake.say(CHIEF, "/incident 重大 保密室报警器误报后发现窗户未锁 措施=已复查并上锁")
+    echo = (await dt.fake.wait_for(CHIEF, 2))[-1]
+    assert "请核对" in echo.text and echo.buttons == ["确认", "取消"]  # one tap in private
+    await dt.fake.say(CHIEF, "确认")
     (alert,) = await dt.fake.wait_for(COORD_GROUP)
     assert alert.kind == "group"
     assert "【重大事件】001 第一中学考点" in alert.text and "已复查并上锁" in alert.text
+    assert "回复以下内容即可：确认收到 #1" in alert.text  # no button in a group: typed as shown
     assert any("已同时报送招生办" in t for t in dt.texts(CHIEF))
     assert dt.services.reports is not None
     (notice,) = dt.services.reports.outbox.notices()
     assert notice.status == "sent"
+    # 招生办 types the acknowledgement in its group; the reporter gets the receipt in private
+    await dt.fake.say(COORDINATOR, "确认收到 #1", group=COORD_GROUP)
+    await dt.fake.wait_for(COORD_GROUP, 2)
+    receipt = (await dt.fake.wait_for(CHIEF, 4))[-1]
+    assert "#1" in receipt.text and "招生办" in receipt.text
 
 
 async def test_strangers_groups_are_refused(dt: DtEnv) -> None:
