@@ -116,7 +116,7 @@ async def test_bind_zero_status(env: BotEnv) -> None:
     env.api.say(COORDINATOR, COORD_CHAT, "/status")
     await env.api.wait_for(lambda c: env.api.sent("sendMessage", COORD_CHAT))
     status = texts(env, COORD_CHAT)[0]
-    assert "按时 1：001 第一中学考点" in status and "未报 2" in status
+    assert "已报 1 个（按时 1，迟报 0）" in status and "未报 2 个" in status
 
 
 async def test_guided_report_with_buttons(env: BotEnv) -> None:
