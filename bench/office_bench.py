@@ -16,14 +16,33 @@ import sys
 import tempfile
 import time
 import uuid
+from datetime import UTC, datetime
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 from bench.common import ms, percentile, run_main
 from bot.core import Core
 from bot.messages import Message
 from bot.services import build_services
 from bot.settings import load_settings
-from tests.helpers import FakeClock
+
+SHANGHAI = ZoneInfo("Asia/Shanghai")
+
+
+class FakeClock:
+    """The bench's clock: set to local Asia/Shanghai times by hand."""
+
+    def __init__(self, local: str) -> None:
+        self.set(local)
+
+    def set(self, local: str) -> None:
+        """Move to a local time."""
+        self._now = datetime.fromisoformat(local).replace(tzinfo=SHANGHAI).astimezone(UTC)
+
+    def now(self) -> datetime:
+        """The time set."""
+        return self._now
+
 
 SITES = 500
 DISTRICTS = 10
