@@ -5,9 +5,12 @@ from __future__ import annotations
 import os
 import statistics
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
+PG_URL = os.environ.get("BENCH_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test")
 
 
 def shared_dir() -> Path:
@@ -63,3 +66,28 @@ def run_main(main: object) -> None:
     results = main()  # type: ignore[operator]
     if len(sys.argv) > 1:
         Path(sys.argv[1]).write_text(json.dumps(results, ensure_ascii=False, indent=2))
+
+
+@contextmanager
+def postgres_schema() -> Iterator[str | None]:
+    """A database URL on a fresh PostgreSQL schema, dropped afterwards (None: unreachable)."""
+    import uuid
+
+    import sqlalchemy as sa
+
+    schema = f"bench_{uuid.uuid4().hex[:10]}"
+    admin = sa.create_engine(PG_URL.replace("postgresql://", "postgresql+psycopg://", 1))
+    try:
+        with admin.begin() as conn:
+            conn.execute(sa.text(f'CREATE SCHEMA "{schema}"'))
+    except sa.exc.OperationalError as exc:
+        print(f"PostgreSQL not reachable at {PG_URL}: {exc.orig}", file=sys.stderr)
+        admin.dispose()
+        yield None
+        return
+    try:
+        yield f"{PG_URL}?options=-csearch_path%3D{schema}"
+    finally:
+        with admin.begin() as conn:
+            conn.execute(sa.text(f'DROP SCHEMA "{schema}" CASCADE'))
+        admin.dispose()

@@ -11,16 +11,13 @@ throwaway schema). Target: every view under 200 ms p95, every message <= 4,096 c
 
 from __future__ import annotations
 
-import os
-import sys
 import tempfile
 import time
-import uuid
 from datetime import UTC, datetime
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
-from bench.common import ms, percentile, run_main
+from bench.common import ms, percentile, postgres_schema, run_main
 from bot.core import Core
 from bot.messages import Message
 from bot.services import build_services
@@ -48,7 +45,6 @@ SITES = 500
 DISTRICTS = 10
 ROUNDS = 60
 TOP, DISTRICT = 1, 2
-PG_URL = os.environ.get("BENCH_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test")
 
 
 def run_one(label: str, db_url: str | None, data_dir: Path) -> dict[str, float]:
@@ -122,24 +118,9 @@ def main() -> dict[str, float]:
     with tempfile.TemporaryDirectory() as tmp:
         results |= run_one("SQLite", None, Path(tmp))
     print()
-    import sqlalchemy as sa
-
-    schema = f"bench_{uuid.uuid4().hex[:10]}"
-    admin = sa.create_engine(PG_URL.replace("postgresql://", "postgresql+psycopg://", 1))
-    try:
-        with admin.begin() as conn:
-            conn.execute(sa.text(f'CREATE SCHEMA "{schema}"'))
-    except sa.exc.OperationalError as exc:
-        print(f"PostgreSQL not reachable at {PG_URL}: {exc.orig}", file=sys.stderr)
-        return results
-    try:
-        with tempfile.TemporaryDirectory() as tmp:
-            url = f"{PG_URL}?options=-csearch_path%3D{schema}"
+    with postgres_schema() as url, tempfile.TemporaryDirectory() as tmp:
+        if url is not None:
             results |= run_one("PostgreSQL", url, Path(tmp))
-    finally:
-        with admin.begin() as conn:
-            conn.execute(sa.text(f'DROP SCHEMA "{schema}" CASCADE'))
-        admin.dispose()
     return results
 
 

@@ -11,15 +11,12 @@ current report per site and every incident. Target on SQLite: all 5,000 in <= 30
 
 from __future__ import annotations
 
-import os
-import sys
 import tempfile
 import time
-import uuid
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-from bench.common import ms, percentile, run_main
+from bench.common import ms, percentile, postgres_schema, run_main
 from bot.core import Core
 from bot.messages import Message
 from bot.services import build_services
@@ -27,7 +24,6 @@ from bot.settings import load_settings
 
 SITES = 5_000
 WORKERS = 8
-PG_URL = os.environ.get("BENCH_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test")
 
 
 def run_one(
@@ -122,24 +118,9 @@ def main() -> dict[str, float]:
         with tempfile.TemporaryDirectory() as tmp:
             results |= run_one("SQLite (WAL)", None, Path(tmp), workers)
         print()
-    import sqlalchemy as sa
-
-    schema = f"bench_{uuid.uuid4().hex[:10]}"
-    admin = sa.create_engine(PG_URL.replace("postgresql://", "postgresql+psycopg://", 1))
-    try:
-        with admin.begin() as conn:
-            conn.execute(sa.text(f'CREATE SCHEMA "{schema}"'))
-    except sa.exc.OperationalError as exc:
-        print(f"PostgreSQL not reachable at {PG_URL}: {exc.orig}", file=sys.stderr)
-        return results
-    try:
-        with tempfile.TemporaryDirectory() as tmp:
-            url = f"{PG_URL}?options=-csearch_path%3D{schema}"
+    with postgres_schema() as url, tempfile.TemporaryDirectory() as tmp:
+        if url is not None:
             results |= run_one("PostgreSQL", url, Path(tmp))
-    finally:
-        with admin.begin() as conn:
-            conn.execute(sa.text(f'DROP SCHEMA "{schema}" CASCADE'))
-        admin.dispose()
     return results
 
 
