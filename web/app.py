@@ -44,6 +44,14 @@ class BadInput(Exception):
     """Input the page refuses; the message (Chinese) says what to fix."""
 
 
+class Turned(Exception):
+    """A request turned away before its route ran: `response` is what the browser gets."""
+
+    def __init__(self, response: Response) -> None:
+        super().__init__()
+        self.response = response
+
+
 def create_app(services: Services) -> FastAPI:
     """The console over `services` (which must include the report database)."""
     app = FastAPI(title="招生办工作台", docs_url=None, redoc_url=None, openapi_url=None)
@@ -80,6 +88,24 @@ def create_app(services: Services) -> FastAPI:
 
     def checked(v: Visitor | None, csrf: str) -> bool:
         return v is not None and bool(csrf) and csrf == v.csrf
+
+    def signed_in(request: Request) -> Visitor:
+        """The signed-in coordinator; anyone else gets the sign-in page."""
+        v = visitor(request)
+        if v is None:
+            raise Turned(signin(request))
+        return v
+
+    def posting(request: Request, csrf: str) -> Visitor:
+        """The coordinator behind a form, whose CSRF token must be the session's."""
+        v = signed_in(request)
+        if not checked(v, csrf):
+            raise Turned(refused(request, v, prompts.load("web_csrf_stale"), 403))
+        return v
+
+    @app.exception_handler(Turned)
+    async def turned(request: Request, exc: Turned) -> Response:
+        return exc.response
 
     def day_arg(value: str | None, default: date) -> date:
         if not value:
@@ -140,11 +166,7 @@ def create_app(services: Services) -> FastAPI:
 
     @app.post("/remind")
     def remind(request: Request, csrf: str = Form(""), code: str = Form("")) -> Response:
-        v = visitor(request)
-        if v is None:
-            return signin(request)
-        if not checked(v, csrf):
-            return refused(request, v, prompts.load("web_csrf_stale"), 403)
+        v = posting(request, csrf)
         queued, nobody = data.remind(services, v.scope, code or None)
         names = "、".join(s.name for s in nobody)
         return RedirectResponse(f"/?done=reminded&n={queued}&unreachable={names}", 303)
@@ -152,9 +174,7 @@ def create_app(services: Services) -> FastAPI:
     # ------------------------------------------------------------------ 事件
     @app.get("/incidents", response_class=HTMLResponse)
     def incidents(request: Request, start: str = "", end: str = "", done: str = "") -> Response:
-        v = visitor(request)
-        if v is None:
-            return signin(request)
+        v = signed_in(request)
         try:
             first, last = date_range(start or str(data.today(services)), end)
         except BadInput as exc:
@@ -164,20 +184,14 @@ def create_app(services: Services) -> FastAPI:
 
     @app.post("/incidents/{incident_id}/ack")
     def acknowledge(request: Request, incident_id: int, csrf: str = Form("")) -> Response:
-        v = visitor(request)
-        if v is None:
-            return signin(request)
-        if not checked(v, csrf):
-            return refused(request, v, prompts.load("web_csrf_stale"), 403)
+        v = posting(request, csrf)
         if not data.acknowledge(services, v.scope, incident_id, v.user_id, f"招生办{v.user_id}"):
             return refused(request, v, prompts.load("web_not_found"), 404)
         return RedirectResponse("/incidents?done=ack", 303)
 
     @app.get("/incidents/{incident_id}/photos/{n}")
     def photo(request: Request, incident_id: int, n: int) -> Response:
-        v = visitor(request)
-        if v is None:
-            return signin(request)
+        v = signed_in(request)
         found = data.photo(services, v.scope, incident_id, n)
         if found is None:
             return refused(request, v, prompts.load("web_not_found"), 404)
@@ -186,30 +200,20 @@ def create_app(services: Services) -> FastAPI:
     # ------------------------------------------------------------------ 考点
     @app.get("/sites", response_class=HTMLResponse)
     def sites(request: Request, done: str = "", code: str = "", join: str = "") -> Response:
-        v = visitor(request)
-        if v is None:
-            return signin(request)
+        v = signed_in(request)
         return page(request, "sites.html", v, rows=data.sites(services, v.scope), done=done,
                     code=code, join=join)  # fmt: skip
 
     @app.post("/sites/{code}/unbind")
     def unbind(request: Request, code: str, csrf: str = Form(""), user: int = Form(0)) -> Response:
-        v = visitor(request)
-        if v is None:
-            return signin(request)
-        if not checked(v, csrf):
-            return refused(request, v, prompts.load("web_csrf_stale"), 403)
+        v = posting(request, csrf)
         if not data.unbind(services, v.scope, code, user):
             return refused(request, v, prompts.load("web_not_found"), 404)
         return RedirectResponse(f"/sites?done=unbound&code={code}", 303)
 
     @app.post("/sites/{code}/joincode")
     def joincode(request: Request, code: str, csrf: str = Form("")) -> Response:
-        v = visitor(request)
-        if v is None:
-            return signin(request)
-        if not checked(v, csrf):
-            return refused(request, v, prompts.load("web_csrf_stale"), 403)
+        v = posting(request, csrf)
         join = data.new_join_code(services, v.scope, code)
         if join is None:
             return refused(request, v, prompts.load("web_not_found"), 404)
@@ -218,9 +222,7 @@ def create_app(services: Services) -> FastAPI:
     # ------------------------------------------------------------------ 统计与导出
     @app.get("/stats", response_class=HTMLResponse)
     def stats(request: Request, start: str = "", end: str = "") -> Response:
-        v = visitor(request)
-        if v is None:
-            return signin(request)
+        v = signed_in(request)
         try:
             first, last = date_range(start, end)
         except BadInput as exc:
@@ -230,9 +232,7 @@ def create_app(services: Services) -> FastAPI:
                     hours=hour_bars(st.by_hour), levels=level_bars(st.by_level_day))  # fmt: skip
 
     def download(request: Request, kind: str, start: str, end: str) -> Response:
-        v = visitor(request)
-        if v is None:
-            return signin(request)
+        v = signed_in(request)
         try:
             first, last = date_range(start, end)
         except BadInput as exc:
@@ -261,19 +261,13 @@ def create_app(services: Services) -> FastAPI:
 
     @app.get("/knowledge", response_class=HTMLResponse)
     def knowledge(request: Request, job: str = "", done: str = "") -> Response:
-        v = visitor(request)
-        if v is None:
-            return signin(request)
+        v = signed_in(request)
         return knowledge_page(request, v, job=uploads.job(job), done=done)
 
     @app.post("/knowledge/upload")
     async def upload(request: Request, csrf: str = Form(""),
                      file: UploadFile | None = None) -> Response:  # fmt: skip
-        v = visitor(request)
-        if v is None:
-            return signin(request)
-        if not checked(v, csrf):
-            return refused(request, v, prompts.load("web_csrf_stale"), 403)
+        v = posting(request, csrf)
         name = clean_name(file.filename or "") if file is not None else ""
         body = await file.read(uploads.max_bytes + 1) if file is not None and name else b""
         problem = uploads.problem(name, len(body))
@@ -293,22 +287,14 @@ def create_app(services: Services) -> FastAPI:
 
     @app.post("/knowledge/delete")
     def delete(request: Request, csrf: str = Form(""), path: str = Form("")) -> Response:
-        v = visitor(request)
-        if v is None:
-            return signin(request)
-        if not checked(v, csrf):
-            return refused(request, v, prompts.load("web_csrf_stale"), 403)
+        v = posting(request, csrf)
         if not uploads.delete(path):
             return refused(request, v, prompts.load("web_not_found"), 404)
         return RedirectResponse("/knowledge?done=deleted", 303)
 
     @app.post("/knowledge/ask", response_class=HTMLResponse)
     def ask(request: Request, csrf: str = Form(""), question: str = Form("")) -> Response:
-        v = visitor(request)
-        if v is None:
-            return signin(request)
-        if not checked(v, csrf):
-            return refused(request, v, prompts.load("web_csrf_stale"), 403)
+        v = posting(request, csrf)
         try:
             answer = services.qa.ask(question, roles={"all", "coordinator"})
         except InvalidQuestion as exc:
@@ -318,9 +304,7 @@ def create_app(services: Services) -> FastAPI:
     # ------------------------------------------------------------------ 问答记录
     @app.get("/questions", response_class=HTMLResponse)
     def questions(request: Request) -> Response:
-        v = visitor(request)
-        if v is None:
-            return signin(request)
+        v = signed_in(request)
         log = services.answers
         latest = log.latest(200) if log is not None else []
         negative = log.recent(limit=50, only_negative=True) if log is not None else []

@@ -97,21 +97,30 @@ class IncidentBook:
                         prompts.render("incident_closed", number=root.id, action=stage)
                     )
                 root_id = root.id
-            row = Incident(
-                site=site, report_date=self.today(), level=form.level,
-                description=form.description.strip(), room=form.room.strip(),
-                occurred=form.occurred.strip(), measures=form.measures.strip(),
-                reported_by=user_id, reported_name=user_name, reported_at=self.now(),
-                stage=stage, thread_id=root_id, origin_id=None, version=1, withdrawn=False,
-            )  # fmt: skip
-            s.add(row)
-            s.flush()
-            view = self._view(s, row)
-            if alerts is not None:
-                self.outbox.add(s, alerts(view))
-            return view
+            return self._store(s, site, form, user_id, user_name, alerts,
+                               report_date=self.today(), stage=stage, thread_id=root_id,
+                               origin_id=None, version=1, withdrawn=False)  # fmt: skip
 
         return self._once(key, "incident", write, self._load_row)
+
+    def _store(
+        self, s: Session, site: Site, form: IncidentForm, user_id: int, user_name: str,
+        alerts: Alerts | None, **lifecycle: Any,
+    ) -> IncidentView:  # fmt: skip
+        """Add one incident row (a first report, follow-up or new version) and queue its
+        notices in the same transaction."""
+        row = Incident(
+            site=site, level=form.level, description=form.description.strip(),
+            room=form.room.strip(), occurred=form.occurred.strip(),
+            measures=form.measures.strip(), reported_by=user_id, reported_name=user_name,
+            reported_at=self.now(), **lifecycle,
+        )  # fmt: skip
+        s.add(row)
+        s.flush()
+        view = self._view(s, row)
+        if alerts is not None:
+            self.outbox.add(s, alerts(view))
+        return view
 
     def revise_incident(
         self,
@@ -136,21 +145,12 @@ class IncidentBook:
                                                  action="更正或撤回"))  # fmt: skip
             source = form or IncidentForm(current.level, current.description, current.room,
                                           current.occurred, current.measures)  # fmt: skip
-            row = Incident(
-                site=site, report_date=current.report_date, level=source.level,
-                description=source.description.strip(), room=source.room.strip(),
-                occurred=source.occurred.strip(), measures=source.measures.strip(),
-                reported_by=user_id, reported_name=user_name, reported_at=self.now(),
+            return self._store(
+                s, site, source, user_id, user_name, alerts, report_date=current.report_date,
                 stage=current.stage, thread_id=current.thread_id or current.origin_id or current.id,
                 origin_id=current.origin_id or current.id, version=current.version + 1,
                 withdrawn=form is None,
             )  # fmt: skip
-            s.add(row)
-            s.flush()
-            view = self._view(s, row)
-            if alerts is not None:
-                self.outbox.add(s, alerts(view))
-            return view
 
         return self._once(key, "incident", write, self._load_row)
 
