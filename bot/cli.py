@@ -272,7 +272,6 @@ def _reports(args: argparse.Namespace) -> tuple[Any, Any, Any]:
 
     settings = load_settings()
     db, service, notifier, _commands, _answers = build_reports(settings)
-    args.redactor.add(service.join_codes())
     return db, service, notifier
 
 
@@ -521,7 +520,6 @@ def cmd_web(args: argparse.Namespace) -> int:
             return 0
         from web.server import serve
 
-        args.redactor.add(services.reports.join_codes())
         print(prompts.render("web_serving", url=settings.web.base_url()), file=sys.stderr)
         serve(services, settings.web.web_host, settings.web.web_port or 8080)
         return 0
@@ -557,8 +555,6 @@ def cmd_run(args: argparse.Namespace) -> int:
 
     def factory() -> Services:
         services = build_services(settings, reports=True)
-        if services.reports is not None:
-            args.redactor.add(services.reports.join_codes())
         warning = index_warning(services)
         if warning:
             print(warning, file=sys.stderr)
@@ -598,8 +594,6 @@ def _run_dingtalk(args: argparse.Namespace, settings: Any) -> int:
 
     def factory() -> Services:
         services = build_services(settings, reports=True)
-        if services.reports is not None:
-            args.redactor.add(services.reports.join_codes())
         if not services.index.documents():
             ensure_knowledge(services, progress=False)
         return services

@@ -146,12 +146,6 @@ class ReportService(IncidentBook, SiteDirectory, Overview):
             s.execute(select(Site.id).where(Site.id == b.site_id).with_for_update())
         return b.site
 
-    def _reporting_day(self) -> date:
-        day = self.today()
-        if not self.schedule.is_reporting_day(day):
-            raise ReportError(f"今天（{cn_day(day)}）不是考试日，无需报告。")
-        return day
-
     def filing(self) -> tuple[date, str]:
         """The day and session a report sent now is for; ReportError when none can be.
 

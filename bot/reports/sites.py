@@ -205,7 +205,7 @@ class SiteDirectory:
         return result
 
     def join_codes(self) -> list[str]:
-        """Plaintext join codes still stored (none after migration 0005), so logs can hide them."""
+        """Plaintext join codes still stored (none after migration 0005: codes are hashed)."""
         with self.db.read() as s:
             return [c for c in s.scalars(select(Site.join_code)) if c]
 
