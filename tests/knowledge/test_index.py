@@ -218,3 +218,23 @@ def test_chroma_server_backend(tmp_path: Path, embedder) -> None:  # type: ignor
     finally:
         server.send_signal(signal.SIGTERM)
         server.wait(timeout=20)
+
+
+def test_an_index_from_an_older_kaowu_is_searched_wide_enough_to_be_repeatable(
+    tmp_path: Path, make_index
+) -> None:  # type: ignore[no-untyped-def]
+    """At Chroma's default search breadth the same question could get different evidence from
+    one run to the next; an index built before the fix is widened when it is opened."""
+    from knowledge.index import EF_SEARCH
+
+    docs = tmp_path / "docs"
+    _write(docs, {"a.md": V1, "b.txt": OTHER})
+    index = make_index()
+    ingest(index, [docs], progress=False)
+    index.collection.modify(configuration={"hnsw": {"ef_search": 100}})  # as older kaowu made it
+    first = [h.chunk.id for h in index.search("保密室每班几个人", k=3)]
+    index.close()
+
+    again = make_index()
+    assert again.collection.configuration_json["hnsw"]["ef_search"] == EF_SEARCH
+    assert [h.chunk.id for h in again.search("保密室每班几个人", k=3)] == first
