@@ -36,6 +36,7 @@ _URL = re.compile(
 _CHROME = re.compile(
     r"登录|立即注册|注册账号|回帖|复制链接|显示全部楼层|阅读模式|上一主题|下一主题|上一篇|下一篇|"
     r"返回顶部|回到顶部|开启左侧|关灯|扫一扫|作者专栏|实名认证|内容提供者|VIP会员|确认删除|"
+    r"欢迎来到|欢迎访问|欢迎光临|"
     r"发表评论|取消回复|评论可获取|积分奖励|Copyright|版权所有|©|ICP备|公网安备|备案号|"
     r"Powered\s*by|技术支持|责任编辑|免责声明|违规举报|付费下载|网友上传|不代表本站|本站所有|"
     r"本站不对|阅读排行|相关推荐|相关文章|相关阅读|推荐阅读|猜你喜欢|分享到|收藏本文|打印本页|"
@@ -53,13 +54,22 @@ _TITLE_WORDS = re.compile(
     r"讲话|会议|通知|办法|细则|规定|方案|意见|手册|指南|制度|要点|预案|公告|决定|条例|纪要|"
     r"报告|规则|须知|守则|职责|流程|说明|讲稿|发言"
 )
+# A title names its kind last, before an optional note in brackets: 保守国家秘密法（2024年修订）.
+_TITLE_END = re.compile(
+    r"(法|条例|规定|办法|细则|规则|决定|通知|意见|方案|预案|手册|须知|守则|讲话|纪要|公告)"
+    r"(?:[（(][^（）()]{1,12}[)）])?$"
+)
+_FULL_DATE = re.compile(r"\d{4}-\d{1,2}-\d{1,2}|\d{4}年\d{1,2}月\d{1,2}日")
 _FILE_SUFFIX = re.compile(r"\.(docx?|pdf|txt|html?|md|wps)$", re.IGNORECASE)
 _OUTLINE_START = re.compile(
     r"^(#{1,6}\s|第[一二三四五六七八九十百零〇\d]+[章节条编]|[一二三四五六七八九十]+、|"
     r"[（(][一二三四五六七八九十\d]+[）)]|\d{1,2}[、.．](?!\d)|[一二三四五六七八九十]+[是要][，,、]?)"
 )
 _MARKER_ONLY = re.compile(
-    r"^(第[一二三四五六七八九十百零〇\d]+[章节条编]|[一二三四五六七八九十]+、)$"
+    r"^(第[一二三四五六七八九十百零〇\d]+(?:[章节编]|条(?:之[一二三四五六七八九十]+)?)|[一二三四五六七八九十]+、)$"
+)
+_ARTICLE_LABEL = re.compile(
+    r"^(第[一二三四五六七八九十百零〇\d]+(?:[章节编]|条(?:之[一二三四五六七八九十]+)?)) (?=\S)"
 )
 _SALUTATION = re.compile(r"^(同志们|各位|尊敬的)")
 _SENTENCE_PUNCT = re.compile(r"[。！？；!?;]")
@@ -163,8 +173,12 @@ def _break_spaces(line: str) -> list[str]:
         left = line[seg_start : m.start()]
         right = line[m.end() :]
         since = re.split(r"[。！？；]", left)[-1]
-        if _MARKER_ONLY.match(since):  # "第三条 监考员…": the space belongs to the heading
+        if _MARKER_ONLY.match(_MD_MARK.sub("", since)):  # "第三条 监考员…": the heading's space
             continue
+        if _unclosed(line[: m.start()]):  # "（1995年3月18日 第八届…通过 …修正）" is one note
+            continue
+        if _SPACED_OUT.search(line[: m.start()]) and _SPACED_OUT_NEXT.match(line[m.end() :]):
+            continue  # "第一章 总 则": a heading word printed with spaces between its characters
         is_break = (
             left[-1:] in "。！？；：:;!?”"
             or bool(_OUTLINE_START.match(right))
@@ -179,6 +193,18 @@ def _break_spaces(line: str) -> list[str]:
     return [p for p in parts if p.strip()]
 
 
+_MD_MARK = re.compile(r"^#{1,6}\s+")
+_OPEN, _CLOSE = "（(【〔", "）)】〕"
+# One or two characters on each side of a space: a word spread out for layout (总 则, 附 则).
+_SPACED_OUT = re.compile(rf"(?:^|[ \t]|[章节条编])[{CJK}]{{1,2}}$")
+_SPACED_OUT_NEXT = re.compile(rf"[{CJK}]{{1,2}}(?:[ \t]|$)")
+
+
+def _unclosed(text: str) -> bool:
+    """Whether `text` leaves a bracket open."""
+    return sum(text.count(c) for c in _OPEN) > sum(text.count(c) for c in _CLOSE)
+
+
 def _normalise_spacing(line: str) -> str:
     line = line.translate(_FULLWIDTH_ALNUM)
     heading = re.match(r"^(#{1,6})\s+", line)
@@ -186,6 +212,11 @@ def _normalise_spacing(line: str) -> str:
     if heading:
         prefix, line = heading.group(1) + " ", line[heading.end() :]
     line = _SPACES.sub(" ", line).strip()
+    # "第七十三条　明知……", "第一章 总则": the space after an article or chapter number is
+    # kept, as laws print it; every other space between Chinese characters is an artefact.
+    label = _ARTICLE_LABEL.match(line)
+    if label:
+        prefix, line = prefix + label.group(1) + " ", line[label.end() :]
     line = re.sub(rf"(?<=[{CJK}{CJK_PUNCT}])\s+|\s+(?=[{CJK}{CJK_PUNCT}])", "", line)
     return prefix + line
 
@@ -208,10 +239,12 @@ def _is_body(line: str) -> bool:
 
 
 def _title_score(line: str) -> int:
-    if not (4 <= len(line) <= 60) or cjk_ratio(line) < 0.5 or line.startswith("#"):
+    if not (4 <= len(line) <= 60) or cjk_ratio(line) < 0.5 or line.startswith(("#", "（", "(")):
         return -1
-    if _SENTENCE_PUNCT.search(line[-1]) or re.search(r"\d{4}-\d{1,2}-\d{1,2}", line):
-        return -1
+    if _SENTENCE_PUNCT.search(line[-1]) or _FULL_DATE.search(line):
+        return -1  # a dated line is the byline or the legislative history, not the title
+    if _TITLE_END.search(line):
+        return 3  # a title ends with what the document is: …条例, …法, …的讲话
     return 2 if _TITLE_WORDS.search(line) else 1
 
 

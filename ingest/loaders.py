@@ -225,7 +225,7 @@ class PdfLoader:
             raise
         except (PdfReadError, ValueError, KeyError, OSError) as exc:
             raise LoadError("无法读取 PDF（文件损坏或格式不受支持）") from exc
-        text = "\n".join(pages)
+        text = "\n".join(strip_page_furniture(pages))
         if not text.strip():
             raise LoadError("PDF 中没有可提取的文字（可能是扫描件，请先做文字识别）")
         return LoadedDocument(_rejoin(text), meta_title)
@@ -241,6 +241,48 @@ def _open_without_password(reader: Any) -> bool:
         raise LoadError(prompts.load("pdf_crypto_missing")) from exc
     except (PdfReadError, NotImplementedError, ValueError):
         return False
+
+
+# A page number on its own line: 12, - 12 -, — 12 —, 第12页, 12/40, 第 12 页 共 40 页.
+_PAGE_NUMBER = re.compile(
+    r"^[-—－–\s]*(?:第\s*)?\d{1,4}(?:\s*页)?(?:\s*[/／]\s*\d{1,4}|\s*共\s*\d{1,4}\s*页)?[-—－–\s]*$"
+)
+# Lines this close to a page's top or bottom may be its running header or footer.
+_EDGE = 2
+
+
+def strip_page_furniture(pages: list[str]) -> list[str]:
+    """Drop page numbers and the running header and footer from each page's edges.
+
+    A line is furniture when it sits among a page's first or last lines on at least half of
+    the pages (digits aside: "第3页" and "第4页" are the same line). Left in, a header lands
+    in the middle of every sentence that runs over a page break. The first page keeps its top
+    lines, where the running header is usually the document's title.
+    """
+    split = [[ln.strip() for ln in page.splitlines() if ln.strip()] for page in pages]
+
+    def key(line: str) -> str:
+        return re.sub(r"\d+", "#", re.sub(r"\s+", "", line))
+
+    seen: dict[str, int] = {}
+    for lines in split:
+        for k in {key(ln) for ln in lines[:_EDGE] + lines[-_EDGE:]}:
+            seen[k] = seen.get(k, 0) + 1
+    repeated = {k for k, n in seen.items() if len(split) >= 3 and n >= len(split) / 2}
+    out = []
+    for number, lines in enumerate(split):
+        bottom_from = len(lines) - _EDGE
+        kept = []
+        for i, line in enumerate(lines):
+            top, bottom = i < _EDGE, i >= bottom_from
+            furniture = (top or bottom) and (
+                bool(_PAGE_NUMBER.match(line))
+                or (key(line) in repeated and not (number == 0 and top))
+            )
+            if not furniture:
+                kept.append(line)
+        out.append("\n".join(kept))
+    return out
 
 
 _LINE_END = re.compile(r"[。！？；：:!?;”）)]$")

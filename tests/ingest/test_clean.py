@@ -118,3 +118,30 @@ def test_watermark_needs_repetition() -> None:
     assert remove_watermarks(once)[0] == once
     text = "第一段甲站 www.x.cn内容。第二段乙甲站 www.x.cn其他。"
     assert remove_watermarks(text)[0] == "第一段内容。第二段乙其他。"
+
+
+def test_an_article_number_stays_apart_from_its_text() -> None:
+    text = clean_text(
+        "第七十三条　明知校舍有危险，而不采取措施的，依法追究责任。\n"
+        "第二百八十四条之一 在法律规定的国家考试中，组织作弊的，处三年以下有期徒刑。\n"
+        "考生应当遵守考场规则，　不得携带手机。\n"
+    ).text
+    assert "第七十三条 明知校舍有危险" in text
+    assert "第二百八十四条之一 在法律规定的国家考试中" in text
+    assert "遵守考场规则，不得携带手机。" in text  # other spaces between Chinese are artefacts
+
+
+def test_a_law_keeps_its_title_history_note_and_spaced_out_headings() -> None:
+    raw = (
+        "您好，欢迎来到法规速查网！\n中华人民共和国教育法\n\n"
+        "（1995年3月18日　第八届全国人民代表大会第三次会议通过　2021年4月29日　"
+        "第十三届全国人民代表大会常务委员会第二十八次会议第三次修正）\n\n"
+        "# 第一章　总　　则\n\n第一条　为了发展教育事业，提高全民族的素质，制定本法。\n"
+    )
+    cleaned = clean_text(raw)
+    assert cleaned.title == "中华人民共和国教育法"  # not the dated line of its history
+    lines = cleaned.text.split("\n")
+    assert lines[0].startswith("（1995年3月18日") and lines[0].endswith("第三次修正）")
+    assert "# 第一章 总则" in lines
+    assert "第一条 为了发展教育事业，提高全民族的素质，制定本法。" in lines
+    assert "欢迎来到" not in cleaned.text

@@ -142,3 +142,18 @@ def test_pdf_wrapped_chinese_lines_rejoin_into_sentences() -> None:
         "（二）由他人冒名代替参加考试的。",
         "第二十九条 考试工作人员应当遵守考场纪律。",
     ]
+
+
+def test_pdf_running_header_and_page_numbers_do_not_land_in_sentences() -> None:
+    from ingest.loaders import _rejoin, strip_page_furniture
+
+    pages = [
+        "考务工作规定（2024年修订）\n第一条 考点应当设立保密室，\n— 1 —",
+        "考务工作规定（2024年修订）\n实行双人值守。\n第二条 监考员应当\n— 2 —",
+        "考务工作规定（2024年修订）\n提前三十分钟到岗。\n第 3 页",
+    ]
+    text = _rejoin("\n".join(strip_page_furniture(pages)))
+    assert "第一条 考点应当设立保密室，实行双人值守。" in text
+    assert "第二条 监考员应当提前三十分钟到岗。" in text
+    assert text.count("考务工作规定（2024年修订）") == 1  # the first page's top line: the title
+    assert "—" not in text and "页" not in text
