@@ -90,3 +90,52 @@ def overlap(a: set[str], b: set[str]) -> float:
     if not a or not b:
         return 0.0
     return len(a & b) / min(len(a), len(b))
+
+
+# Answer type. A question that asks for an amount, a duration, a time or a count (多少钱, 多久,
+# 几点, 几名) is answered only by a sentence that states a figure of that kind; a rule on the
+# same topic without one is related, not the answer. "哪几" asks which ones, not how many.
+_N = r"(?:\d+(?:\.\d+)?|[一二三四五六七八九十百千万两半零〇]+)"
+_ASKED: tuple[tuple[str, re.Pattern[str]], ...] = (
+    ("money", re.compile(r"多少钱|多少元|几元|(?:费|钱|补贴|报酬)[^，。？?]{0,6}多少")),
+    ("time", re.compile(r"几点|什么时候|何时|哪天|哪一天|几月|几号")),
+    (
+        "duration",
+        re.compile(r"多久|多长时间|(?:几|多少)(?:个)?(?:天|日|小时|分钟|周|星期|个?月|年|学年)"),
+    ),
+    (
+        "count",
+        re.compile(
+            r"(?<!哪)几(?:个|名|人|位|次|级|份|套|台|间|所|类|种|项|场|轮|批|层|楼)|"
+            r"多少(?:个|名|人|位|次|份|套|台|间|所|类|种|项|场)"
+        ),
+    ),
+    ("any", re.compile(r"(?<!哪)几(?!乎)|多少|多大|多高|多远|多长")),
+)
+_STATED: dict[str, re.Pattern[str]] = {
+    "money": re.compile(rf"{_N}\s*(?:元|万元|块)"),
+    "time": re.compile(rf"\d{{1,2}}[:：]\d{{2}}|{_N}\s*(?:点|时(?!间)|月|日|号)"),
+    "duration": re.compile(rf"{_N}\s*(?:个)?(?:天|日|小时|分钟|周|星期|月|年|学年|秒)"),
+    "count": re.compile(rf"{_N}\s*(?:个|名|人|位|次|级|份|套|台|间|所|类|种|项|场|轮|批|层|楼|倍)"),
+}
+# What each kind of question accepts: "什么时候" is also answered by "考前15分钟".
+_ACCEPTS = {
+    "money": ("money",),
+    "time": ("time", "duration"),
+    "duration": ("duration",),
+    "count": ("count",),
+    "any": ("money", "time", "duration", "count"),
+}
+# Article and chapter numbers are labels, not figures.
+_LABEL_NUMBER = re.compile(r"第[一二三四五六七八九十百零〇\d]+[章节条款项编]")
+
+
+def asked_quantity(question: str) -> str | None:
+    """The kind of figure a question asks for (money, time, duration, count, any), if any."""
+    return next((kind for kind, pat in _ASKED if pat.search(question)), None)
+
+
+def states_quantity(text: str, kind: str = "any") -> bool:
+    """Whether a text states a figure of the kind a question asked for."""
+    bare = _LABEL_NUMBER.sub("", text)
+    return any(_STATED[k].search(bare) for k in _ACCEPTS[kind])

@@ -23,13 +23,15 @@ def _item(rng: random.Random, n: int, answerable: bool, set_name: str) -> cal.It
     answer = rng.randrange(8) if answerable else -1
     for i in range(8):
         hit = i == answer
-        f = dict.fromkeys(UNIT_FEATURES, 0.0)
+        f = dict.fromkeys((*UNIT_FEATURES, "asks_qty"), 0.0)
         f["sim"] = 0.90 + rng.gauss(0, 0.004) if hit else 0.86 + rng.gauss(0, 0.01)
-        f["sim_z"] = 2.5 + rng.gauss(0, 0.3) if hit else rng.gauss(0, 0.8)
         f["char_cov"] = 0.7 + rng.random() * 0.3 if hit else rng.random() * 0.5
-        f["log_len"] = rng.random()
+        f["bm25_rel"] = rng.random()
         cands.append(_cand(f"{set_name}{n}-{i}", i // 2, f))
         labels.append(int(hit))
+    best = max(c.features["sim"] for c in cands)
+    for c in cands:
+        c.features["sim_gap"] = c.features["sim"] - best
     return cal.Item(set_name, f"{set_name}.jsonl", f"q{n}", "问题", answerable, cands, labels)
 
 
@@ -44,7 +46,7 @@ def test_ranker_learns_which_feature_marks_the_answer() -> None:
     items = _items()
     ranker = cal.fit_ranker(items)
     w = dict(zip(UNIT_FEATURES, ranker.weights, strict=True))
-    assert w["char_cov"] > 0 and w["char_cov"] > abs(w["log_len"])
+    assert w["char_cov"] > 0 and w["char_cov"] > abs(w["bm25_rel"])
     ranked = cal.score([it for it in items if it.answerable], ranker)
     top_hits = sum(cal.label_of(it, r.candidates[0]) for it, r in zip(
         [it for it in items if it.answerable], ranked, strict=True))  # fmt: skip

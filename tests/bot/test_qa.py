@@ -110,3 +110,11 @@ def test_seed_question_set_meets_the_bar(seed_services, shared: Path) -> None:  
     assert m["hit@1"] >= 0.75 and m["hit@3"] >= 0.8, m
     assert m["false_refusal_rate"] <= 0.2, m
     assert m["median_quote_chars"] <= 200, m
+
+
+def test_a_question_for_a_figure_is_not_answered_by_a_rule_without_one(seed_services) -> None:  # type: ignore[no-untyped-def]
+    """The seeds say shielding devices are installed and papers are escorted, but not how early
+    or by how many: those questions get related rules at most, never an answer."""
+    assert seed_services.qa.ask("保密室值班每班至少要几个人？").answered  # stated: 不少于4人
+    for question in ("考场的屏蔽仪要提前多久打开？", "试卷运送车辆要配几名押运人员？"):
+        assert not seed_services.qa.ask(question).answered, question
