@@ -4,8 +4,11 @@ from __future__ import annotations
 
 import os
 from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
 from zoneinfo import ZoneInfo
 
+REPO = Path(__file__).resolve().parents[1]
 PG_URL = os.environ.get("KAOWU_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test")
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 SITES_CSV = (
@@ -27,3 +30,16 @@ class FakeClock:
 
     def now(self) -> datetime:
         return self._now
+
+
+def alembic_to(engine: Any, revision: str, *, down: bool = False) -> None:
+    """Move a test database's schema up (or down) to one migration, to test the next from there."""
+    from alembic import command
+    from alembic.config import Config
+
+    cfg = Config()
+    cfg.set_main_option("script_location", str(REPO / "bot" / "store" / "migrations"))
+    with engine.begin() as conn:
+        cfg.attributes["connection"] = conn
+        (command.downgrade if down else command.upgrade)(cfg, revision)
+

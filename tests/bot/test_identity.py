@@ -14,8 +14,8 @@ from bot.identity import Identities, parse_ref, platform_of
 from bot.messages import Message
 from tests.bot.reports.conftest import db_url  # noqa: F401  (both databases)
 from tests.bot.reports.harness import COORDINATOR, COORDINATOR_CHAT, Harness, make_harness
+from tests.helpers import alembic_to
 
-REPO = Path(__file__).resolve().parents[2]
 DT_COORD_GROUP = "cidCoordGroup=="
 FULL = "应考=300 实考=298 缺考=2 违纪=1 保密室=双人值守 设备=监控屏蔽正常 备注=无"
 
@@ -141,17 +141,11 @@ def test_coordinator_refs_name_their_platform() -> None:
 
 def test_migration_moves_existing_rows_to_telegram(tmp_path: Path, db_url: str) -> None:  # noqa: F811
     """From 0003 with data to head, on both databases: rows kept, identities on "telegram"."""
-    from alembic import command
-    from alembic.config import Config
 
     from bot.store.db import Database, migrate, normalise_url
 
     db = Database(normalise_url(db_url or None, tmp_path))
-    cfg = Config()
-    cfg.set_main_option("script_location", str(REPO / "bot" / "store" / "migrations"))
-    with db.engine.begin() as conn:
-        cfg.attributes["connection"] = conn
-        command.upgrade(cfg, "0003")
+    alembic_to(db.engine, "0003")
     t = {"t": "2027-06-07 01:00:00+00:00"}
     with db.engine.begin() as conn:
         for sql in (
@@ -191,9 +185,7 @@ def test_migration_moves_existing_rows_to_telegram(tmp_path: Path, db_url: str) 
     ids = Identities(db)
     assert ids.resolve("telegram", "101") == 101  # existing rows keep meaning the same person
     assert ids.resolve("dingtalk", "101") != 101
-    with db.engine.begin() as conn:  # and back down, keeping Telegram's notices
-        cfg.attributes["connection"] = conn
-        command.downgrade(cfg, "0003")
+    alembic_to(db.engine, "0003", down=True)  # and back down, keeping Telegram's notices
     with db.engine.connect() as conn:
         assert conn.execute(sa.text("SELECT count(*) FROM notices")).scalar() == 1
     db.close()

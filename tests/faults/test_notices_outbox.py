@@ -18,6 +18,7 @@ from bot.settings import TelegramSettings
 from bot.store.db import head_revision
 from bot.tg_send import TelegramSender, standalone_bot
 from tests.bot.reports.harness import COORDINATOR, COORDINATOR_CHAT, Harness
+from tests.helpers import alembic_to
 from tests.telegram.fake_bot_api import FakeBotAPI
 
 CHIEF, OTHER_CHIEF = 101, 102
@@ -187,17 +188,11 @@ async def test_reports_tick_sends_through_the_bot_api_or_says_it_cannot(
 def test_migration_adds_the_outbox_and_keeps_every_row(tmp_path: Path, db_url: str) -> None:
     """From the schema before the outbox (0002) to head, with data in it, on both databases."""
     import sqlalchemy as sa
-    from alembic import command
-    from alembic.config import Config
 
     from bot.store.db import Database, migrate, normalise_url
 
     db = Database(normalise_url(db_url or None, tmp_path))
-    cfg = Config()
-    cfg.set_main_option("script_location", str(REPO / "bot" / "store" / "migrations"))
-    with db.engine.begin() as conn:
-        cfg.attributes["connection"] = conn
-        command.upgrade(cfg, "0002")
+    alembic_to(db.engine, "0002")
     with db.engine.begin() as conn:
         conn.execute(sa.text("INSERT INTO sites (code, name, district, join_code, created_at, "
                              "updated_at) VALUES ('001', '一中', '城区', 'J1', :t, :t)"),

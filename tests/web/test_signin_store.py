@@ -12,11 +12,10 @@ from fastapi.testclient import TestClient
 
 from tests.bot.reports.conftest import db_url  # noqa: F401  (the fixture, on both databases)
 from tests.bot.reports.harness import COORDINATOR, COORDINATOR_CHAT, make_harness
+from tests.helpers import alembic_to
 from tests.web.conftest import make_console
 from web import auth
 from web.app import create_app
-
-REPO = Path(__file__).resolve().parents[2]
 
 
 def test_web_command_gives_a_coordinator_a_working_single_use_link(
@@ -86,18 +85,11 @@ def test_two_browsers_racing_for_one_link_get_one_session(
 
 def test_migration_adds_web_tables_and_keeps_every_row(tmp_path: Path, db_url: str) -> None:  # noqa: F811
     """From the schema before the console (0003) to head, with data in it, on both databases."""
-    from alembic import command
-    from alembic.config import Config
-    from alembic.script import ScriptDirectory
 
-    from bot.store.db import Database, migrate, normalise_url
+    from bot.store.db import Database, head_revision, migrate, normalise_url
 
     db = Database(normalise_url(db_url or None, tmp_path))
-    cfg = Config()
-    cfg.set_main_option("script_location", str(REPO / "bot" / "store" / "migrations"))
-    with db.engine.begin() as conn:
-        cfg.attributes["connection"] = conn
-        command.upgrade(cfg, "0003")
+    alembic_to(db.engine, "0003")
     t = {"t": "2027-06-07 01:00:00+00:00"}
     with db.engine.begin() as conn:
         conn.execute(sa.text("INSERT INTO sites (code, name, district, join_code, created_at, "
@@ -113,12 +105,10 @@ def test_migration_adds_web_tables_and_keeps_every_row(tmp_path: Path, db_url: s
         assert conn.execute(sa.text("SELECT text FROM notices")).scalar() == "请报告"
         assert conn.execute(sa.text("SELECT count(*) FROM web_links")).scalar() == 0
         assert conn.execute(sa.text("SELECT count(*) FROM web_sessions")).scalar() == 0
-        head = ScriptDirectory.from_config(cfg).get_current_head()
+        head = head_revision()
         assert conn.execute(sa.text("SELECT version_num FROM alembic_version")).scalar() == head
     # and back: the downgrade removes only the console's tables
-    with db.engine.begin() as conn:
-        cfg.attributes["connection"] = conn
-        command.downgrade(cfg, "0003")
+    alembic_to(db.engine, "0003", down=True)
     with db.engine.connect() as conn:
         assert conn.execute(sa.text("SELECT text FROM notices")).scalar() == "请报告"
         assert "web_links" not in sa.inspect(conn).get_table_names()

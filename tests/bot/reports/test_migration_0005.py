@@ -8,23 +8,16 @@ from pathlib import Path
 import sqlalchemy as sa
 
 from tests.bot.reports.harness import make_harness
-
-REPO = Path(__file__).resolve().parents[3]
+from tests.helpers import alembic_to
 
 
 def test_migration_from_0003_keeps_rows_and_join_codes_work(tmp_path: Path, db_url: str) -> None:
-    from alembic import command
-    from alembic.config import Config
 
     from bot.store.db import Database, head_revision, normalise_url
 
     (tmp_path / "data").mkdir()
     db = Database(normalise_url(db_url or None, tmp_path / "data"))
-    cfg = Config()
-    cfg.set_main_option("script_location", str(REPO / "bot" / "store" / "migrations"))
-    with db.engine.begin() as conn:
-        cfg.attributes["connection"] = conn
-        command.upgrade(cfg, "0003")
+    alembic_to(db.engine, "0003")
     t = {"t": "2027-06-07 01:00:00+00:00"}
     with db.engine.begin() as conn:
         for code, join in (("001", "AAA111"), ("002", "bbb222"), ("003", "CCC333")):

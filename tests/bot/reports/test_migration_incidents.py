@@ -7,26 +7,19 @@ from datetime import date
 from pathlib import Path
 
 import sqlalchemy as sa
-from alembic import command
-from alembic.config import Config
 
 from bot.reports.outbox import Outbox
 from bot.reports.schedule import build_schedule
 from bot.reports.service import ReportService
 from bot.store.db import Database, head_revision, migrate, normalise_url
-from tests.helpers import FakeClock
+from tests.helpers import FakeClock, alembic_to
 
-REPO = Path(__file__).resolve().parents[3]
 T = {"t": "2027-06-07 01:00:00+00:00"}
 
 
 def test_migration_keeps_incidents_and_notices(tmp_path: Path, db_url: str) -> None:
     db = Database(normalise_url(db_url or None, tmp_path))
-    cfg = Config()
-    cfg.set_main_option("script_location", str(REPO / "bot" / "store" / "migrations"))
-    with db.engine.begin() as conn:
-        cfg.attributes["connection"] = conn
-        command.upgrade(cfg, "0003")
+    alembic_to(db.engine, "0003")
     with db.engine.begin() as conn:
         conn.execute(sa.text("INSERT INTO sites (code, name, district, join_code, created_at, "
                              "updated_at) VALUES ('001', '一中', '城区', 'J1', :t, :t)"), T)  # fmt: skip
@@ -78,11 +71,7 @@ def test_downgrade_to_0003_keeps_every_incident(tmp_path: Path, db_url: str) -> 
                 f"withdrawn) VALUES (1, '2027-06-07', '一般', '事件{n}', '', '', '', 101, '张', "
                 ":t, :stage, :thread, 1, false)"),
                 {**T, "stage": "首报" if n == 1 else "续报", "thread": None if n == 1 else 1})  # fmt: skip
-    cfg = Config()
-    cfg.set_main_option("script_location", str(REPO / "bot" / "store" / "migrations"))
-    with db.engine.begin() as conn:
-        cfg.attributes["connection"] = conn
-        command.downgrade(cfg, "0003")
+    alembic_to(db.engine, "0003", down=True)
     with db.engine.connect() as conn:
         assert conn.execute(sa.text("SELECT count(*) FROM incidents")).scalar() == 2
         columns = {c["name"] for c in sa.inspect(conn).get_columns("incidents")}
