@@ -5,10 +5,14 @@ sends that must not be retried."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import shutil
 import signal
+import sqlite3
 import sys
+import time
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -63,6 +67,22 @@ def _alerts(api: FakeBotAPI) -> list[str]:
     return [c.params["text"] for c in api.sent("sendMessage", COORD_CHAT)]
 
 
+async def _between_attempts(db: Path, gap: float = 1.0, timeout: float = 60.0) -> None:
+    """Wait until the escalation's failed attempts are recorded and the next is `gap` s away."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        with contextlib.closing(sqlite3.connect(db)) as con:
+            row = con.execute(
+                "SELECT uncertain, next_at FROM notices WHERE kind = 'escalation'"
+            ).fetchone()
+        if row and not row[0]:
+            due = datetime.fromisoformat(row[1]).replace(tzinfo=UTC)
+            if (due - datetime.now(UTC)).total_seconds() >= gap:
+                return
+        await asyncio.sleep(0.05)
+    raise AssertionError("the escalation never settled between two attempts")
+
+
 async def test_kill_9_between_incident_and_alert_then_the_alert_arrives_once(
     tmp_path: Path, handbook_data: Path
 ) -> None:
@@ -83,6 +103,8 @@ async def test_kill_9_between_incident_and_alert_then_the_alert_arrives_once(
         await api.wait_for(lambda c: any("已同时报送招生办" in x.params.get("text", "")
                                          for x in api.sent("sendMessage", CHIEF)))  # fmt: skip
         await api.wait_for(lambda c: any(x.method == "sendMessage!500" for x in c))
+        # Kill between attempts: a kill during one would rightly make the next a marked resend.
+        await _between_attempts(tmp_path / "data" / "kaowu.sqlite3")
         proc.kill()  # kill -9: no shutdown, the alert has not been delivered
         await proc.wait()
         assert _alerts(api) == []
