@@ -19,7 +19,7 @@ from tests.dingtalk.conftest import (
     stop_dt,
 )
 from tests.dingtalk.fake_dingtalk import FakeDingTalk
-from tests.helpers import FakeClock
+from tests.helpers import FakeClock, eventually
 
 pytestmark = pytest.mark.slow
 QUESTION = "考生的手机在考场里响了怎么办？"
@@ -122,8 +122,9 @@ async def test_serious_incident_reaches_the_coordinator_group(dt: DtEnv) -> None
     assert "回复以下内容即可：确认收到 #1" in alert.text  # no button in a group: typed as shown
     assert any("已同时报送招生办" in t for t in dt.texts(CHIEF))
     assert dt.services.reports is not None
-    (notice,) = dt.services.reports.outbox.notices()
-    assert notice.status == "sent"
+    outbox = dt.services.reports.outbox
+    # The fake sees the alert before the sender's HTTP call returns and marks it sent.
+    await eventually(lambda: [n.status for n in outbox.notices()] == ["sent"])
     # 招生办 types the acknowledgement in its group; the reporter gets the receipt in private
     await dt.fake.say(COORDINATOR, "确认收到 #1", group=COORD_GROUP)
     await dt.fake.wait_for(COORD_GROUP, 2)
