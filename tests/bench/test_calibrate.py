@@ -75,3 +75,17 @@ def test_model_round_trips_through_json_and_decides_the_same() -> None:
     for r in cal.score(items[:10], again.ranker):
         r.p_answer = 0.99
         assert decide(r, again).verdict == decide(r, model).verdict
+
+
+def test_ranker_strength_is_chosen_on_the_training_sets_and_recorded() -> None:
+    """The L2 strength comes from leave-one-set-out on the sets a model is fitted on (so the
+    outer held-out figures include that choice), and the model says which one it used."""
+    items = _items()
+    l2 = cal.choose_l2(items, grid=(0.1, 10.0, 1000.0))
+    assert l2 in (0.1, 10.0, 1000.0)
+    # with 1000 the ranker barely moves from uniform, so the answer is no longer found first
+    assert cal.top1_rate(items, cal.fit_ranker(items, l2=1000.0)) < cal.top1_rate(
+        items, cal.fit_ranker(items, l2=l2)
+    )
+    assert cal.fit(items).info["ranker_l2"] == cal.choose_l2(items)
+    assert cal.choose_l2([it for it in items if it.set == "a"], grid=(1.0, 3.0, 9.0)) == 3.0
