@@ -47,10 +47,14 @@ def alembic_to(engine: Any, revision: str, *, down: bool = False) -> None:
         (command.downgrade if down else command.upgrade)(cfg, revision)
 
 
-async def eventually(check: Callable[[], bool], timeout: float = 10.0) -> None:
+async def eventually(
+    check: Callable[[], bool],
+    timeout: float = 10.0,
+    failure: str = "condition did not hold in time",
+) -> None:
     """Wait until `check()` holds: a side effect recorded just after a reply goes out."""
     deadline = time.monotonic() + timeout
     while not check():
         if time.monotonic() > deadline:
-            raise AssertionError("condition did not hold in time")
+            raise AssertionError(failure)
         await asyncio.sleep(0.02)

@@ -11,13 +11,12 @@ import shutil
 import signal
 import sqlite3
 import sys
-import time
 from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
 
-from tests.helpers import SITES_CSV
+from tests.helpers import SITES_CSV, eventually
 from tests.telegram.conftest import COORD_CHAT, COORDINATOR
 from tests.telegram.fake_bot_api import FakeBotAPI
 
@@ -67,20 +66,16 @@ def _alerts(api: FakeBotAPI) -> list[str]:
     return [c.params["text"] for c in api.sent("sendMessage", COORD_CHAT)]
 
 
-async def _between_attempts(db: Path, gap: float = 1.0, timeout: float = 60.0) -> None:
-    """Wait until the escalation's failed attempts are recorded and the next is `gap` s away."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        with contextlib.closing(sqlite3.connect(db)) as con:
-            row = con.execute(
-                "SELECT uncertain, next_at FROM notices WHERE kind = 'escalation'"
-            ).fetchone()
-        if row and not row[0]:
-            due = datetime.fromisoformat(row[1]).replace(tzinfo=UTC)
-            if (due - datetime.now(UTC)).total_seconds() >= gap:
-                return
-        await asyncio.sleep(0.05)
-    raise AssertionError("the escalation never settled between two attempts")
+def _between_attempts(db: Path, gap: float = 1.0) -> bool:
+    """Whether the escalation's failed attempts are recorded and the next is `gap` s away."""
+    with contextlib.closing(sqlite3.connect(db)) as con:
+        row = con.execute(
+            "SELECT uncertain, next_at FROM notices WHERE kind = 'escalation'"
+        ).fetchone()
+    if not row or row[0]:
+        return False
+    due = datetime.fromisoformat(row[1]).replace(tzinfo=UTC)
+    return (due - datetime.now(UTC)).total_seconds() >= gap
 
 
 async def test_kill_9_between_incident_and_alert_then_the_alert_arrives_once(
@@ -104,7 +99,9 @@ async def test_kill_9_between_incident_and_alert_then_the_alert_arrives_once(
                                          for x in api.sent("sendMessage", CHIEF)))  # fmt: skip
         await api.wait_for(lambda c: any(x.method == "sendMessage!500" for x in c))
         # Kill between attempts: a kill during one would rightly make the next a marked resend.
-        await _between_attempts(tmp_path / "data" / "kaowu.sqlite3")
+        db = tmp_path / "data" / "kaowu.sqlite3"
+        await eventually(lambda: _between_attempts(db), 60.0,
+                         "the escalation never settled between two attempts")  # fmt: skip
         proc.kill()  # kill -9: no shutdown, the alert has not been delivered
         await proc.wait()
         assert _alerts(api) == []
