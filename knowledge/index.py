@@ -227,6 +227,8 @@ class _Snapshot:
         self.units_of: dict[int, list[int]] = {}
         for i, u in enumerate(units):
             self.units_of.setdefault(u.chunk, []).append(i)
+        # Every unit's vector, row j for units[j], for exact search (loaded on first search).
+        self.matrix: np.ndarray | None = None
 
     def char_idf(self) -> dict[str, float]:
         """idf of single characters and character pairs over the chunks (built on first use)."""
@@ -571,21 +573,12 @@ class KnowledgeIndex:
         if not snap.records:
             return Retrieval(query, [], [], [])
         qvec = self.embedder.embed_query(query)
-        unit_sim: dict[int, float] = {}
-        # Every unit the catalog lists has its vector stored first, so the catalog's count bounds
-        # the request without asking Chroma (a count there took a fifth of an answer's time).
-        n = min(n_units * 2, len(snap.units))
-        if n:
-            res = self.collection.query(
-                query_embeddings=[qvec.tolist()], n_results=n, include=["distances"]
-            )
-            # Identical sentences (a law repeats "构成犯罪的，依法追究刑事责任。") tie; ordering
-            # ties by id keeps the same units above the cut from one run to the next.
-            found = sorted(zip(res["distances"][0], res["ids"][0], strict=True))
-            for dist, uid in found:
-                j = snap.unit_by_id.get(uid)
-                if j is not None and len(unit_sim) < n_units:
-                    unit_sim[j] = 1.0 - float(dist)
+        matrix = self._matrix(snap)
+        unit_sim = (
+            _exact_nearest(snap, matrix, qvec, n_units)
+            if matrix is not None
+            else self._approximate_nearest(snap, qvec, n_units)
+        )
         scale = sorted(unit_sim.values(), reverse=True)
         dense: dict[int, float] = {}
         for j, sim in unit_sim.items():
@@ -610,7 +603,11 @@ class KnowledgeIndex:
                 break
         # Units of the chosen chunks that dense search did not reach still need a similarity.
         missing = [j for i in chosen for j in snap.units_of.get(i, []) if j not in unit_sim]
-        if missing:
+        if missing and matrix is not None:
+            for j in missing:
+                sim = float(matrix[j] @ qvec)
+                unit_sim[j] = sim if math.isfinite(sim) else 0.0
+        elif missing:
             vecs = self._vectors([snap.units[j].id for j in missing])
             for j in missing:
                 v = vecs.get(snap.units[j].id)
@@ -638,6 +635,53 @@ class KnowledgeIndex:
                 for j in own
             )
         return Retrieval(query, hits, units, scale)
+
+    def _approximate_nearest(
+        self, snap: _Snapshot, qvec: np.ndarray, n_units: int
+    ) -> dict[int, float]:
+        """The units nearest to the query by Chroma's HNSW search (a server, or a large index)."""
+        unit_sim: dict[int, float] = {}
+        # Every unit the catalog lists has its vector stored first, so the catalog's count bounds
+        # the request without asking Chroma (a count there took a fifth of an answer's time).
+        n = min(n_units * 2, len(snap.units))
+        if n:
+            res = self.collection.query(
+                query_embeddings=[qvec.tolist()], n_results=n, include=["distances"]
+            )
+            # Identical sentences (a law repeats "构成犯罪的，依法追究刑事责任。") tie; ordering
+            # ties by id keeps the same units above the cut from one run to the next.
+            found = sorted(zip(res["distances"][0], res["ids"][0], strict=True))
+            for dist, uid in found:
+                j = snap.unit_by_id.get(uid)
+                if j is not None and len(unit_sim) < n_units:
+                    unit_sim[j] = 1.0 - float(dist)
+        return unit_sim
+
+    def _matrix(self, snap: _Snapshot) -> np.ndarray | None:
+        """Every unit's vector for exact search, or None where search stays approximate.
+
+        Chroma's local HNSW graph differs from one process to the next, and missed up to one of
+        a question's three nearest sentences in some of them (1,321 units, search breadth 200):
+        the same question could get different evidence after a restart. On one machine's scale
+        an exact scan is a few milliseconds, so the vectors are read once per corpus version.
+        A Chroma server (a province's index) and very large indexes keep HNSW.
+        """
+        if self._chroma_host or not snap.units or len(snap.units) > EXACT_SEARCH_MAX_UNITS:
+            return None
+        with self._lock:
+            if snap.matrix is None:
+                # A unit without a vector (left by a crash, or stored for another embedder) is a
+                # NaN row: a scan never returns it, as HNSW would not.
+                matrix = np.full((len(snap.units), self.embedder.dim), np.nan, dtype=np.float32)
+                ids = [u.id for u in snap.units]
+                for i in range(0, len(ids), 2000):
+                    vecs = self._vectors(ids[i : i + 2000])
+                    for j in range(i, min(i + 2000, len(ids))):
+                        v = vecs.get(ids[j])
+                        if v is not None and v.shape[0] == matrix.shape[1]:
+                            matrix[j] = v
+                snap.matrix = matrix
+            return snap.matrix
 
     def _vectors(self, ids: list[str]) -> dict[str, np.ndarray]:
         got = self.collection.get(ids=ids, include=["embeddings"])
@@ -820,6 +864,30 @@ class IndexWriter:
             "INSERT INTO meta VALUES ('embedder', ?) ON CONFLICT(key) DO UPDATE SET value=excluded.value",
             (self.index.embedder.name,),
         )
+
+
+# Up to this many units (about 3,000 chunks of speeches or laws) search is an exact scan of
+# the vectors held in memory: deterministic, and a few milliseconds; reading them takes about
+# 1.3 s at this size, once per corpus version (measured: 6.3 s for 100,000 from local Chroma).
+EXACT_SEARCH_MAX_UNITS = 20_000
+
+
+def _exact_nearest(
+    snap: _Snapshot, matrix: np.ndarray, qvec: np.ndarray, n_units: int
+) -> dict[int, float]:
+    """The n units most similar to the query by a full scan, ties broken by unit id."""
+    sims = matrix @ qvec.astype(np.float32)
+    sims[np.isnan(sims)] = -np.inf
+    n = min(n_units, int(np.isfinite(sims).sum()))
+    if n <= 0:
+        return {}
+    if n < len(sims):
+        cut = np.partition(sims, len(sims) - n)[len(sims) - n]
+        near = np.flatnonzero(sims >= cut)
+    else:
+        near = np.arange(len(sims))
+    order = sorted(near.tolist(), key=lambda j: (-float(sims[j]), snap.units[j].id))[:n]
+    return {j: float(sims[j]) for j in order}
 
 
 # HNSW search breadth. Chroma's default (100) is below the 120 neighbours a question asks for,
