@@ -205,14 +205,6 @@ def choose_threshold(items: Sequence[Item], probs: Sequence[float]) -> float:
     return best
 
 
-def top1_rate(items: Sequence[Item], ranker: LogisticModel) -> float:
-    """Share of the answerable questions whose best-ranked candidate is an accepted answer."""
-    answerable = [it for it in items if it.answerable and it.cands]
-    ranked = score(answerable, ranker)
-    hits = sum(label_of(it, r.candidates[0]) for it, r in zip(answerable, ranked, strict=True))
-    return hits / max(len(answerable), 1)
-
-
 def log_likelihood(items: Sequence[Item], ranker: LogisticModel) -> float:
     """Mean log-probability the ranker's softmax gives the accepted answers of each question
     that has one among its candidates."""

@@ -892,9 +892,9 @@ def _exact_nearest(
 
 # HNSW search breadth. Chroma's default (100) is below the 120 neighbours a question asks for,
 # and at that breadth the same question against the same index got different evidence from one
-# process to the next (6 of 138 evaluation questions). At 200, with ties broken by id, repeated
-# runs agree (at most one question's near-equal candidates swap places) at no measurable cost;
-# 512 added up to a third to the answer p95 at 10,000 chunks (bench/query_bench).
+# process to the next (6 of 138 evaluation questions). 200 narrowed that to about 3 of 202, at
+# no measurable cost (512 added up to a third to the answer p95 at 10,000 chunks); the rest is
+# why indexes up to EXACT_SEARCH_MAX_UNITS are scanned exactly instead.
 EF_SEARCH = 200
 
 
