@@ -4,10 +4,11 @@ Each candidate unit (a sentence, or a list lead-in with one item) is described b
 signals that mean the same on any corpus: its similarity to the question, also relative to the
 nearest unit in the index, the idf-weighted share of the question's key terms and characters it
 contains (and of its character pairs in the whole passage around it), its passage's keyword
-score relative to the best, and whether it states a figure when the question asks for one. A small logistic model turns them into a ranking score; a
-second one, over the best candidate's signals, into the probability that the knowledge base
-answers the question at all. Both are fitted by
-`bench/calibrate.py` with cross-validation by document set and stored in `answer_model.json`.
+score relative to the best, and whether it states a figure when the question asks for one. A
+small logistic model turns them into a ranking score; a second one, over the best candidate's
+signals, into the probability that the knowledge base answers the question at all. Both are
+fitted by `bench/calibrate.py` with cross-validation by document set and stored in
+`answer_model.json`.
 """
 
 from __future__ import annotations
@@ -33,7 +34,7 @@ _SINGLE_CHAR_WEIGHT = 0.35
 _PART_CREDIT = 0.7
 
 # A few signals that mean the same on any corpus. A ranker over twice as many (ranks among
-# passages and units, length, context coverage, z-scores) fitted its training sets more closely
+# passages and units, length, word coverage of the titled passage, z-scores) fitted its training sets more closely
 # and moved from 0.55 to 0.85 hit@1 on a held-out set with the regularisation strength alone.
 # This one is steadier, but the laws' held-out hit@1 still moves by about five questions with
 # the strength, so bench/calibrate.py picks it by nested cross-validation. `qty`: the question
@@ -168,6 +169,8 @@ def unit_features(
     top = sim_of(retrieval.pool[0]) if retrieval.pool else 0.0
     asked = asked_quantity(retrieval.query)
     max_bm25 = max((h.lexical for h in retrieval.hits), default=0.0) or 1.0
+    # A passage holds several units; its coverage is the same for each.
+    passage_pairs = {h.chunk.id: char_coverage(bigrams, h.chunk.text) for h in retrieval.hits}
     out = []
     for uh in retrieval.units:
         quote = uh.unit.quote
@@ -178,7 +181,7 @@ def unit_features(
             "cov": coverage(terms, quote),
             "char_cov": char_coverage(unigrams, quote),
             "pair_cov": char_coverage(bigrams, quote),
-            "ctx_pair": char_coverage(bigrams, uh.hit.chunk.text),
+            "ctx_pair": passage_pairs[uh.hit.chunk.id],
             "bm25_rel": uh.hit.lexical / max_bm25,
             "item": 1.0 if ELISION in quote else 0.0,
             "qty": float(asked is not None and states_quantity(quote, asked)),
