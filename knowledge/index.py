@@ -574,11 +574,14 @@ class KnowledgeIndex:
             return Retrieval(query, [], [], [])
         qvec = self.embedder.embed_query(query)
         matrix = self._matrix(snap)
-        unit_sim = (
-            _exact_nearest(snap, matrix, qvec, n_units)
-            if matrix is not None
-            else self._approximate_nearest(snap, qvec, n_units)
-        )
+        # On the exact path every unit's similarity is computed once; the chosen passages'
+        # units outside the nearest n_units read theirs from it.
+        all_sims: np.ndarray | None = None
+        if matrix is not None:
+            all_sims = _scan(matrix, qvec)
+            unit_sim = _exact_nearest(snap, all_sims, n_units)
+        else:
+            unit_sim = self._approximate_nearest(snap, qvec, n_units)
         scale = sorted(unit_sim.values(), reverse=True)
         dense: dict[int, float] = {}
         for j, sim in unit_sim.items():
@@ -603,9 +606,9 @@ class KnowledgeIndex:
                 break
         # Units of the chosen chunks that dense search did not reach still need a similarity.
         missing = [j for i in chosen for j in snap.units_of.get(i, []) if j not in unit_sim]
-        if missing and matrix is not None:
+        if missing and all_sims is not None:
             for j in missing:
-                sim = float(matrix[j] @ qvec)
+                sim = float(all_sims[j])
                 unit_sim[j] = sim if math.isfinite(sim) else 0.0
         elif missing:
             vecs = self._vectors([snap.units[j].id for j in missing])
@@ -872,12 +875,16 @@ class IndexWriter:
 EXACT_SEARCH_MAX_UNITS = 20_000
 
 
-def _exact_nearest(
-    snap: _Snapshot, matrix: np.ndarray, qvec: np.ndarray, n_units: int
-) -> dict[int, float]:
-    """The n units most similar to the query by a full scan, ties broken by unit id."""
+def _scan(matrix: np.ndarray, qvec: np.ndarray) -> np.ndarray:
+    """Every unit's similarity to the query; -inf for a unit without a vector."""
     sims = matrix @ qvec.astype(np.float32)
     sims[np.isnan(sims)] = -np.inf
+    return sims
+
+
+def _exact_nearest(snap: _Snapshot, sims: np.ndarray, n_units: int) -> dict[int, float]:
+    """The n units most similar to the query, from a full scan's similarities, ties broken by
+    unit id."""
     n = min(n_units, int(np.isfinite(sims).sum()))
     if n <= 0:
         return {}
