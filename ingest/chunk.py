@@ -192,7 +192,10 @@ def chunk_text(text: str, max_chars: int = 260) -> list[Chunk]:
             continue
         nxt = sections[i + 1] if i + 1 < len(sections) else None
         heading_only = bool(heads) and body.strip() == heads[-1]
-        if heading_only and nxt is not None and nxt[1][: len(path)] == path:
+        # A line that ends with a colon introduces the list below it ("第九条 考生享有下列权利：");
+        # it is kept, so that each item can be quoted with it.
+        lead_in = heads[-1].endswith(("：", ":")) if heads else False
+        if heading_only and not lead_in and nxt is not None and nxt[1][: len(path)] == path:
             continue
         window: list[tuple[int, int]] = []
         for s in split_sentences(body, base=start):

@@ -29,6 +29,24 @@ def test_list_item_is_quoted_with_its_lead_in() -> None:
     assert ELISION not in first  # the first item follows the lead-in directly
 
 
+def test_an_article_that_is_only_a_lead_in_still_leads_its_items() -> None:
+    """When the articles are numbered from the first, each is a section of its own, and an
+    article that is only the line introducing its list must still be quoted with each item."""
+    text = (
+        "第一条 为了规范国家教育考试，制定本条例。\n"
+        "第二条 考生有下列行为之一的，应当认定为考试作弊：\n"
+        "（一）携带与考试内容相关的材料的；\n"
+        "（二）携带具有发送或者接收信息功能的设备的。\n"
+        "第三条 考点应当设置保密室。"
+    )
+    quotes = _units(text)
+    item = next(q for q in quotes if "发送或者接收信息" in q)
+    assert item == (
+        "第二条 考生有下列行为之一的，应当认定为考试作弊：……（二）携带具有发送或者接收信息功能的设备的。"
+    )
+    assert next(q for q in quotes if "保密室" in q) == "第三条 考点应当设置保密室。"
+
+
 def test_lead_in_stops_governing_after_the_list() -> None:
     quotes = _units(LAW)
     after = next(q for q in quotes if "保密室" in q)
