@@ -159,8 +159,164 @@ class HtmlLoader:
         return LoadedDocument(root.get_text(), title)
 
 
+_W = "{http://schemas.openxmlformats.org/wordprocessingml/2006/main}"
+_CN_DIGITS = "零一二三四五六七八九"
+_CN_LEGAL = "零壹贰叁肆伍陆柒捌玖"
+_STEMS = "甲乙丙丁戊己庚辛壬癸"
+_ROMAN = ((1000, "m"), (900, "cm"), (500, "d"), (400, "cd"), (100, "c"), (90, "xc"), (50, "l"),
+          (40, "xl"), (10, "x"), (9, "ix"), (5, "v"), (4, "iv"), (1, "i"))  # fmt: skip
+
+
+def chinese_numeral(n: int, digits: str = _CN_DIGITS) -> str:
+    """A counting number in Chinese (1 一, 10 十, 11 十一, 20 二十, 105 一百零五), below 10,000."""
+    if n <= 0 or n >= 10_000:
+        return str(n)
+    out = ""
+    zero = False
+    for value, unit in ((1000, "千"), (100, "百"), (10, "十"), (1, "")):
+        d, n = divmod(n, value)
+        if d:
+            if zero:
+                out += digits[0]
+            out += digits[d] + unit
+            zero = False
+        elif out:
+            zero = True
+    # 十一, not 一十一, when the number starts with ten
+    return out[1:] if out.startswith(digits[1] + "十") else out
+
+
+def _number_text(n: int, fmt: str) -> str:
+    """A list counter in one of Word's number formats (w:numFmt)."""
+    if fmt in ("chineseCounting", "chineseCountingThousand", "japaneseCounting",
+               "taiwaneseCounting", "koreanCounting", "taiwaneseCountingThousand"):  # fmt: skip
+        return chinese_numeral(n)
+    if fmt in ("chineseLegalSimplified", "japaneseLegal"):
+        return chinese_numeral(n, _CN_LEGAL).translate(str.maketrans("十百千", "拾佰仟"))
+    if fmt == "ideographDigital":
+        return "".join(_CN_DIGITS[int(c)] for c in str(n))
+    if fmt == "ideographTraditional" and 1 <= n <= 10:
+        return _STEMS[n - 1]
+    if fmt in ("decimalEnclosedCircle", "decimalEnclosedCircleChinese") and 1 <= n <= 20:
+        return chr(0x2460 + n - 1)
+    if fmt in ("lowerLetter", "upperLetter") and n >= 1:
+        letter = chr(ord("a") + (n - 1) % 26) * ((n - 1) // 26 + 1)
+        return letter if fmt == "lowerLetter" else letter.upper()
+    if fmt in ("lowerRoman", "upperRoman") and n >= 1:
+        roman, rest = "", n
+        for value, sym in _ROMAN:
+            while rest >= value:
+                roman, rest = roman + sym, rest - value
+        return roman if fmt == "lowerRoman" else roman.upper()
+    if fmt == "decimalZero":
+        return f"{n:02d}"
+    if fmt in ("decimalFullWidth", "decimalFullWidth2"):
+        return str(n).translate({ord(c): 0xFF10 + int(c) for c in "0123456789"})
+    return str(n)
+
+
+@dataclass(frozen=True)
+class _Level:
+    fmt: str
+    text: str
+    start: int
+    suffix: str
+
+
+class _Numbering:
+    """Word's automatic list numbers (第一条, （一）, 1.), which a paragraph's text leaves out.
+
+    Articles and list items are often numbered by Word rather than typed; without their labels
+    a regulation loses its article numbers and a list item no longer reads as an item of the
+    sentence that introduces it. Counters follow Word: one per list (a list restarted with a
+    start override counts on its own), and a deeper level starts again under each new item.
+    """
+
+    def __init__(self, document: Any) -> None:
+        self._levels: dict[str, dict[int, _Level]] = {}
+        self._nums: dict[str, tuple[str, dict[int, int]]] = {}
+        self._counters: dict[str, dict[int, int]] = {}
+        try:
+            root = document.part.numbering_part.element
+        except (KeyError, NotImplementedError, AttributeError):
+            return
+        for absn in root.findall(f"{_W}abstractNum"):
+            levels: dict[int, _Level] = {}
+            for lvl in absn.findall(f"{_W}lvl"):
+                levels[_int(lvl.get(f"{_W}ilvl"), 0)] = _Level(
+                    _val(lvl, "numFmt") or "decimal",
+                    _val(lvl, "lvlText") or "",
+                    _int(_val(lvl, "start"), 1),
+                    _val(lvl, "suff") or "tab",
+                )
+            self._levels[absn.get(f"{_W}abstractNumId", "")] = levels
+        for num in root.findall(f"{_W}num"):
+            starts = {
+                _int(o.get(f"{_W}ilvl"), 0): _int(_val(o, "startOverride"), 1)
+                for o in num.findall(f"{_W}lvlOverride")
+                if o.find(f"{_W}startOverride") is not None
+            }
+            self._nums[num.get(f"{_W}numId", "")] = (_val(num, "abstractNumId") or "", starts)
+
+    def label(self, element: Any, style: Any) -> str:
+        """The number Word shows before this paragraph ("" if none), counting it."""
+        num_id, ilvl = self._num_of(element, style)
+        if num_id is None or num_id not in self._nums:
+            return ""
+        abstract, starts = self._nums[num_id]
+        levels = self._levels.get(abstract, {})
+        lvl = levels.get(ilvl)
+        if lvl is None:
+            return ""
+        counters = self._counters.setdefault(num_id if starts else abstract, {})
+        counters[ilvl] = counters[ilvl] + 1 if ilvl in counters else starts.get(ilvl, lvl.start)
+        for deeper in [k for k in counters if k > ilvl]:
+            del counters[deeper]
+        if lvl.fmt in ("bullet", "none") or not lvl.text:
+            return ""
+
+        def counter(m: re.Match[str]) -> str:
+            k = int(m.group(1)) - 1
+            at = levels.get(k)
+            value = counters.get(k, at.start if at else 1)
+            return _number_text(value, at.fmt if at else "decimal")
+
+        text = re.sub(r"%(\d)", counter, lvl.text)
+        # Word puts a tab (or space) after the number; closing punctuation needs no gap.
+        gap = "" if lvl.suffix == "nothing" or re.search(r"[）)、．.：:]$", text) else " "
+        return text + gap
+
+    @staticmethod
+    def _num_of(element: Any, style: Any) -> tuple[str | None, int]:
+        """The list and level of a paragraph: its own, else its style's (or a base style's)."""
+        num_pr = element.find(f"{_W}pPr/{_W}numPr")
+        while num_pr is None and style is not None:
+            num_pr = style.element.find(f"{_W}pPr/{_W}numPr")
+            style = style.base_style
+        if num_pr is None:
+            return None, 0
+        num_id = _val(num_pr, "numId")
+        if num_id in (None, "0"):  # numId 0 switches numbering off
+            return None, 0
+        return num_id, _int(_val(num_pr, "ilvl"), 0)
+
+
+def _val(element: Any, child: str) -> str | None:
+    """The w:val of a WordprocessingML child element, if present."""
+    found = element.find(f"{_W}{child}")
+    return None if found is None else found.get(f"{_W}val")
+
+
+def _int(text: str | None, default: int) -> int:
+    try:
+        return int(text) if text is not None else default
+    except ValueError:
+        return default
+
+
 class DocxLoader:
-    """Word documents (.docx): paragraphs and tables in order, heading styles as outline."""
+    """Word documents (.docx): paragraphs and tables in order, heading styles as outline, and
+    Word's automatic list numbers as text."""
 
     suffixes: tuple[str, ...] = (".docx",)
 
@@ -176,14 +332,18 @@ class DocxLoader:
             raise LoadError("无法打开 Word 文档（文件损坏或不是 .docx 格式）") from exc
         title = (document.core_properties.title or "").strip() or None
         lines: list[str] = []
+        numbering = _Numbering(document)
         body = document.element.body
         for child in body.iterchildren():
             tag = child.tag.rsplit("}", 1)[-1]
             if tag == "p":
                 para = Paragraph(child, document)
+                # counted even on an empty paragraph, as Word does
+                number = numbering.label(child, para.style)
                 text = para.text.strip()
                 if not text:
                     continue
+                text = number + text
                 style = (para.style.name if para.style is not None else "") or ""
                 level = re.search(r"(?:Heading|标题)\s*(\d)", style)
                 if style == "Title" and title is None:

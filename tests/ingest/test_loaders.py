@@ -89,6 +89,126 @@ def test_docx_headings_paragraphs_and_tables(tmp_path: Path) -> None:
     assert doc.text.split("\n") == ["# 一、人员", "保密室每班至少两人。", "早班；两人"]
 
 
+def _numbered_docx(path: Path) -> None:
+    """A regulation whose article numbers and list items are Word's automatic numbering."""
+    import docx
+    from docx.oxml import parse_xml
+
+    w = 'xmlns:w="http://schemas.openxmlformats.org/wordprocessingml/2006/main"'
+
+    def abstract(aid: int, fmt: str, text: str, suffix: str) -> str:
+        return (
+            f'<w:abstractNum {w} w:abstractNumId="{aid}"><w:lvl w:ilvl="0"><w:start w:val="1"/>'
+            f'<w:numFmt w:val="{fmt}"/><w:suff w:val="{suffix}"/><w:lvlText w:val="{text}"/>'
+            "</w:lvl></w:abstractNum>"
+        )
+
+    def num(nid: int, aid: int, restart: bool = False) -> str:
+        override = (
+            '<w:lvlOverride w:ilvl="0"><w:startOverride w:val="1"/></w:lvlOverride>'
+            if restart
+            else ""
+        )
+        return f'<w:num {w} w:numId="{nid}"><w:abstractNumId w:val="{aid}"/>{override}</w:num>'
+
+    d = docx.Document()
+    numbering = d.part.numbering_part.element
+    for i, xml in enumerate(
+        [abstract(70, "chineseCounting", "第%1条", "space"),
+         abstract(71, "chineseCounting", "（%1）", "nothing"),
+         abstract(72, "bullet", "•", "tab")]
+    ):  # fmt: skip
+        numbering.insert(i, parse_xml(xml))
+    for xml in [num(70, 70), num(71, 71), num(72, 71, restart=True), num(73, 72)]:
+        numbering.append(parse_xml(xml))
+
+    def para(text: str, nid: int | None) -> None:
+        p = d.add_paragraph(text)
+        if nid is not None:
+            p._p.get_or_add_pPr().append(
+                parse_xml(f'<w:numPr {w}><w:ilvl w:val="0"/><w:numId w:val="{nid}"/></w:numPr>')
+            )
+
+    for _ in range(9):  # articles one to nine, so the next are 第十条, 第十一条
+        para("本条例适用于国家教育考试。", 70)
+    para("有下列行为之一的，应当认定为考试作弊：", 70)
+    para("携带与考试内容相关的材料的；", 71)
+    para("携带具有发送或者接收信息功能的设备的。", 71)
+    para("考生有下列行为之一的，应当认定为违纪：", 70)
+    para("未在规定的座位参加考试的；", 72)
+    para("考试开始信号发出前答题的。", 72)
+    para("考点设有保密室。", 73)
+    para("附则另行规定。", None)
+    d.save(str(path))
+
+
+def test_docx_automatic_numbers_become_text(tmp_path: Path) -> None:
+    """Article numbers and list items numbered by Word appear in the text as printed, so a
+    list item is still read as an item of the sentence that introduces it."""
+    path = tmp_path / "条例.docx"
+    _numbered_docx(path)
+    lines = load(path).text.split("\n")
+    assert lines[0] == "第一条 本条例适用于国家教育考试。"
+    assert lines[9:] == [
+        "第十条 有下列行为之一的，应当认定为考试作弊：",
+        "（一）携带与考试内容相关的材料的；",
+        "（二）携带具有发送或者接收信息功能的设备的。",
+        "第十一条 考生有下列行为之一的，应当认定为违纪：",
+        # a list restarted by Word counts from one again
+        "（一）未在规定的座位参加考试的；",
+        "（二）考试开始信号发出前答题的。",
+        # bullets and unnumbered paragraphs gain nothing
+        "考点设有保密室。",
+        "附则另行规定。",
+    ]
+
+
+def test_docx_list_style_numbers_become_text(tmp_path: Path) -> None:
+    """Word's own "List Number" style numbers through the style, not the paragraph."""
+    import docx
+
+    d = docx.Document()
+    d.add_paragraph("考生应当遵守下列规定：")
+    d.add_paragraph("按时入场。", style="List Number")
+    d.add_paragraph("不得携带手机。", style="List Number")
+    d.add_paragraph("考场内保持安静。", style="List Bullet")
+    path = tmp_path / "规定.docx"
+    d.save(str(path))
+    assert load(path).text.split("\n") == [
+        "考生应当遵守下列规定：",
+        "1.按时入场。",
+        "2.不得携带手机。",
+        "考场内保持安静。",
+    ]
+
+
+def test_docx_numbered_list_item_is_quoted_with_its_lead_in(tmp_path: Path) -> None:
+    from ingest.chunk import chunk_text
+    from ingest.clean import clean_text
+    from knowledge.units import build_units
+
+    path = tmp_path / "条例.docx"
+    _numbered_docx(path)
+    chunks = chunk_text(clean_text(load(path).text).text)
+    quotes = [u.quote for u in build_units("条例", chunks)]
+    assert any(
+        q.startswith("第十条 有下列行为之一的，应当认定为考试作弊：")
+        and q.endswith("（二）携带具有发送或者接收信息功能的设备的。")
+        for q in quotes
+    ), quotes
+
+
+@pytest.mark.parametrize(
+    ("n", "text"),
+    [(1, "一"), (10, "十"), (11, "十一"), (20, "二十"), (38, "三十八"), (105, "一百零五"),
+     (110, "一百一十"), (284, "二百八十四")],
+)  # fmt: skip
+def test_chinese_article_numbers(n: int, text: str) -> None:
+    from ingest.loaders import chinese_numeral
+
+    assert chinese_numeral(n) == text
+
+
 def test_pdf_text_layer(tmp_path: Path) -> None:
     path = tmp_path / "p.pdf"
     path.write_bytes(_pdf(["Exam rules", "Candidates enter 30 minutes early."]))
