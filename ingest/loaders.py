@@ -128,8 +128,53 @@ _CHROME_ATTR = re.compile(
 )
 
 
+# Numbers a browser draws before the items of <ol>: the type attribute, or the CSS list style.
+_OL_TYPES = {"1": "decimal", "a": "lowerLetter", "A": "upperLetter", "i": "lowerRoman",
+             "I": "upperRoman"}  # fmt: skip
+_CSS_LIST = re.compile(r"list-style(?:-type)?\s*:\s*([\w-]+)", re.IGNORECASE)
+_CSS_FORMATS: dict[str, str | None] = {
+    "decimal": "decimal",
+    "decimal-leading-zero": "decimalZero",
+    "lower-alpha": "lowerLetter",
+    "lower-latin": "lowerLetter",
+    "upper-alpha": "upperLetter",
+    "upper-latin": "upperLetter",
+    "lower-roman": "lowerRoman",
+    "upper-roman": "upperRoman",
+    "cjk-ideographic": "chineseCounting",
+    "simp-chinese-informal": "chineseCounting",
+    "cjk-decimal": "ideographDigital",
+    "none": None,
+}
+# An item that already begins with its own number: the page hides the browser's (a CMS habit).
+_OWN_NUMBER = re.compile(
+    r"(?:[（(][一二三四五六七八九十\d]{1,3}[)）]|\d{1,2}[.．、]|[①-⑳]|[一二三四五六七八九十]{1,3}、|"
+    r"第[一二三四五六七八九十百零\d]+[章节条款项])"
+)
+
+
+def _number_list_items(ol: Any) -> None:
+    """Write the numbers a browser shows before the items of an ordered list into its text."""
+    style = _CSS_LIST.search(str(ol.get("style") or ""))
+    if style:
+        fmt = _CSS_FORMATS.get(style.group(1).lower(), "decimal")
+    else:
+        fmt = _OL_TYPES.get(str(ol.get("type") or "1"), "decimal")
+    if fmt is None:
+        return
+    n = _int(ol.get("start"), 1)
+    for li in ol.find_all("li", recursive=False):
+        n = _int(li.get("value"), n)
+        text = li.get_text("", strip=True)
+        if text and not _OWN_NUMBER.match(text):
+            chinese = fmt in ("chineseCounting", "ideographDigital")
+            li.insert(0, _number_text(n, fmt) + ("、" if chinese else "."))
+        n += 1
+
+
 class HtmlLoader:
-    """HTML pages: the main content element, headings as outline, site chrome dropped."""
+    """HTML pages: the main content element, headings as outline, ordered-list numbers as
+    text, site chrome dropped."""
 
     suffixes: tuple[str, ...] = (".html", ".htm")
 
@@ -153,6 +198,8 @@ class HtmlLoader:
             for h in root.find_all(f"h{level}"):
                 text = h.get_text(" ", strip=True)
                 h.replace_with(f"\n{'#' * level} {text}\n" if text != title else "\n")
+        for ol in root.find_all("ol"):
+            _number_list_items(ol)
         for tag in root.find_all(_BLOCK_TAGS):
             tag.insert_before("\n")
             tag.insert_after("\n")

@@ -142,6 +142,38 @@ def _numbered_docx(path: Path) -> None:
     d.save(str(path))
 
 
+def test_html_ordered_list_numbers_become_text(tmp_path: Path) -> None:
+    """A browser draws <ol> numbers that the page text lacks; they are written in, unless the
+    items carry their own or the list hides them, so an item still reads as one."""
+    page = (
+        "<html><body><article><h1>考场规则</h1>"
+        "<p>考生有下列行为之一的，应当认定为考试作弊：</p>"
+        "<ol><li>携带与考试内容相关的材料的；</li><li>携带具有发送或者接收信息功能的设备的。</li></ol>"
+        '<ol type="a" start="3"><li>核对证件</li><li value="7">清点试卷</li></ol>'
+        '<ol style="list-style-type: cjk-ideographic"><li>总体要求</li><li>工作安排</li></ol>'
+        "<ol><li>（一）已编号的条目；</li><li>（二）另一条。</li></ol>"
+        '<ol style="list-style:none"><li>不显示编号</li></ol>'
+        "<ul><li>无序条目</li></ul>"
+        "</article></body></html>"
+    )
+    path = tmp_path / "规则.html"
+    path.write_text(page, encoding="utf-8")
+    lines = [ln for ln in load(path).text.split("\n") if ln.strip()]
+    assert lines == [
+        "考生有下列行为之一的，应当认定为考试作弊：",
+        "1.携带与考试内容相关的材料的；",
+        "2.携带具有发送或者接收信息功能的设备的。",
+        "c.核对证件",
+        "g.清点试卷",
+        "一、总体要求",
+        "二、工作安排",
+        "（一）已编号的条目；",
+        "（二）另一条。",
+        "不显示编号",
+        "无序条目",
+    ]
+
+
 def test_docx_automatic_numbers_become_text(tmp_path: Path) -> None:
     """Article numbers and list items numbered by Word appear in the text as printed, so a
     list item is still read as an item of the sentence that introduces it."""
