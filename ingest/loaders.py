@@ -262,6 +262,10 @@ def _number_text(n: int, fmt: str) -> str:
     return str(n)
 
 
+# A broken document can base a style on itself; the chain is followed this far at most.
+_STYLE_CHAIN_MAX = 16
+
+
 @dataclass(frozen=True)
 class _Level:
     fmt: str
@@ -337,9 +341,11 @@ class _Numbering:
     def _num_of(element: Any, style: Any) -> tuple[str | None, int]:
         """The list and level of a paragraph: its own, else its style's (or a base style's)."""
         num_pr = element.find(f"{_W}pPr/{_W}numPr")
-        while num_pr is None and style is not None:
+        depth = 0
+        while num_pr is None and style is not None and depth < _STYLE_CHAIN_MAX:
             num_pr = style.element.find(f"{_W}pPr/{_W}numPr")
             style = style.base_style
+            depth += 1
         if num_pr is None:
             return None, 0
         num_id = _val(num_pr, "numId")
@@ -385,8 +391,12 @@ class DocxLoader:
             tag = child.tag.rsplit("}", 1)[-1]
             if tag == "p":
                 para = Paragraph(child, document)
-                # counted even on an empty paragraph, as Word does
-                number = numbering.label(child, para.style)
+                # Counted even on an empty paragraph, as Word does. A malformed numbering part
+                # costs the numbers, not the document.
+                try:
+                    number = numbering.label(child, para.style)
+                except (AttributeError, KeyError, TypeError, ValueError):
+                    number = ""
                 text = para.text.strip()
                 if not text:
                     continue
