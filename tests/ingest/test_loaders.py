@@ -214,6 +214,24 @@ def test_docx_list_style_numbers_become_text(tmp_path: Path) -> None:
     ]
 
 
+def test_docx_with_a_style_based_on_itself_still_loads(tmp_path: Path) -> None:
+    import docx
+    from docx.oxml import parse_xml
+
+    d = docx.Document()
+    style = d.styles["Normal"].element
+    style.append(
+        parse_xml(
+            '<w:basedOn xmlns:w="http://schemas.openxmlformats.org/wordprocessingml/2006/main"'
+            f' w:val="{style.styleId}"/>'
+        )
+    )
+    d.add_paragraph("保密室每班至少两人。")
+    path = tmp_path / "坏样式.docx"
+    d.save(str(path))
+    assert load(path).text == "保密室每班至少两人。"
+
+
 def test_docx_numbered_list_item_is_quoted_with_its_lead_in(tmp_path: Path) -> None:
     from ingest.chunk import chunk_text
     from ingest.clean import clean_text
