@@ -56,8 +56,34 @@ class TextLoader:
         return LoadedDocument(decode_text(path.read_bytes()))
 
 
+def table_lines(rows: list[list[str]], header: list[str] | None = None) -> list[str]:
+    """Table rows as sentences: "班次：早班，时间：8:00。" under a header row, else "早班，8:00。".
+
+    One row is one sentence, so a quote carries the whole row (a cell alone, "8:00", answers
+    nothing); the header names each value, because a row alone does not say which column is
+    which. A value repeated in the next column (a merged cell) is given once.
+    """
+    out = []
+    for cells in rows:
+        named = header is not None and len(header) == len(cells)
+        parts: list[str] = []
+        for i, value in enumerate(cells):
+            if not value or (i > 0 and value == cells[i - 1]):
+                continue
+            name = header[i] if named and header is not None else ""
+            parts.append(f"{name}：{value}" if name and name != value else value)
+        if parts:
+            line = "，".join(parts)
+            out.append(line if re.search(r"[。！？!?；;]$", line) else line + "。")
+    return out
+
+
+_MD_RULE = re.compile(r"\|?[\s:|-]+\|?")
+
+
 class MarkdownLoader:
-    """Markdown (.md): headings kept as outline, inline markup removed."""
+    """Markdown (.md): headings kept as outline, inline markup removed, table rows as
+    sentences."""
 
     suffixes: tuple[str, ...] = (".md", ".markdown")
 
@@ -68,15 +94,24 @@ class MarkdownLoader:
         text = re.sub(r"```.*?```", "", text, flags=re.DOTALL)
         title = None
         lines: list[str] = []
-        for line in text.splitlines():
+        source = text.splitlines()
+        header: list[str] | None = None
+        for n, line in enumerate(source):
             stripped = line.strip()
             if title is None and re.match(r"^#\s+\S", stripped):
                 title = stripped.lstrip("#").strip()
                 continue
-            if re.fullmatch(r"\|?[\s:|-]+\|?", stripped) and "-" in stripped:
+            if _MD_RULE.fullmatch(stripped) and "-" in stripped:
                 continue  # table separator row
             if stripped.startswith("|"):
-                stripped = "；".join(c.strip() for c in stripped.strip("|").split("|") if c.strip())
+                cells = [c.strip() for c in stripped.strip("|").split("|")]
+                following = source[n + 1].strip() if n + 1 < len(source) else ""
+                if _MD_RULE.fullmatch(following) and "-" in following:
+                    header = cells  # the row above the separator names the columns
+                    continue
+                lines.extend(table_lines([cells], header))
+                continue
+            header = None
             stripped = re.sub(r"^[-*+]\s+", "", stripped)
             stripped = re.sub(r"^>\s?", "", stripped)
             stripped = re.sub(r"!\[[^\]]*\]\([^)]*\)", "", stripped)
@@ -172,6 +207,23 @@ def _number_list_items(ol: Any) -> None:
         n += 1
 
 
+# A table that holds other tables, lists or headings, or a cell longer than a long paragraph,
+# lays out a page: it is read as the paragraphs it holds. Other tables hold data (a timetable,
+# a contact list), even when an editor wrapped each cell in <p>.
+_LAYOUT_INSIDE = ("table", "ul", "ol", "h1", "h2", "h3", "h4", "h5", "h6")
+_CELL_MAX = 200
+
+
+def _is_data_table(table: Any) -> bool:
+    """Whether an HTML table holds data (rows of short cells) rather than a page layout."""
+    if table.find(_LAYOUT_INSIDE) is not None:
+        return False
+    cells = table.find_all(["td", "th"])
+    if any(len(c.get_text(strip=True)) > _CELL_MAX for c in cells):
+        return False
+    return any(len(tr.find_all(["td", "th"])) >= 2 for tr in table.find_all("tr"))
+
+
 class HtmlLoader:
     """HTML pages: the main content element, headings as outline, ordered-list numbers as
     text, site chrome dropped."""
@@ -200,6 +252,22 @@ class HtmlLoader:
                 h.replace_with(f"\n{'#' * level} {text}\n" if text != title else "\n")
         for ol in root.find_all("ol"):
             _number_list_items(ol)
+        for table in root.find_all("table"):
+            if not table.decomposed and _is_data_table(table):
+                rows = [
+                    [
+                        " ".join(c.get_text(" ", strip=True).split())
+                        for c in tr.find_all(["td", "th"])
+                    ]
+                    for tr in table.find_all("tr")
+                ]
+                first = table.find("tr")
+                header = first is not None and (
+                    first.find_parent("thead") is not None
+                    or all(c.name == "th" for c in first.find_all(["td", "th"]))
+                )
+                lines = table_lines(rows[1:], rows[0]) if header and rows else table_lines(rows)
+                table.replace_with("\n" + "\n".join(lines) + "\n")
         for tag in root.find_all(_BLOCK_TAGS):
             tag.insert_before("\n")
             tag.insert_after("\n")
@@ -410,14 +478,16 @@ class DocxLoader:
                 else:
                     lines.append(text)
             elif tag == "tbl":
-                for row in Table(child, document).rows:
-                    cells: list[str] = []
-                    for cell in row.cells:
-                        value = cell.text.strip()
-                        if value and (not cells or cells[-1] != value):
-                            cells.append(value)
-                    if cells:
-                        lines.append("；".join(cells))
+                rows = Table(child, document).rows
+                texts = [[cell.text.strip() for cell in row.cells] for row in rows]
+                # Only a row marked "repeat as header row" is known to name the columns.
+                first = child.find(f"{_W}tr")
+                marked = (
+                    len(texts) > 1
+                    and first is not None
+                    and (first.find(f"{_W}trPr/{_W}tblHeader") is not None)
+                )
+                lines.extend(table_lines(texts[1:], texts[0]) if marked else table_lines(texts))
         return LoadedDocument("\n".join(lines), title)
 
 

@@ -51,7 +51,9 @@ def test_markdown_title_headings_and_markup(tmp_path: Path) -> None:
     assert doc.title == "值班须知"
     assert "## 一、值班" in doc.text
     assert "每班两人，见附件。" in doc.text
-    assert "早班；8:00" in doc.text
+    # a table row is one sentence, each value named by its column
+    assert "班次：早班，时间：8:00。" in doc.text
+    assert "班次，时间" not in doc.text  # the header row names columns, it is not a row
     assert "**" not in doc.text and "http" not in doc.text
 
 
@@ -86,7 +88,7 @@ def test_docx_headings_paragraphs_and_tables(tmp_path: Path) -> None:
     d.save(str(path))
     doc = load(path)
     assert doc.title == "保密室管理规定"
-    assert doc.text.split("\n") == ["# 一、人员", "保密室每班至少两人。", "早班；两人"]
+    assert doc.text.split("\n") == ["# 一、人员", "保密室每班至少两人。", "早班，两人。"]
 
 
 def _numbered_docx(path: Path) -> None:
@@ -140,6 +142,64 @@ def _numbered_docx(path: Path) -> None:
     para("考点设有保密室。", 73)
     para("附则另行规定。", None)
     d.save(str(path))
+
+
+def test_html_data_table_rows_are_sentences_and_layout_tables_stay_paragraphs(
+    tmp_path: Path,
+) -> None:
+    """A timetable's row is read as one sentence with its columns named (a cell alone, "9:00",
+    answers nothing); a table that only lays out the page is read as its paragraphs."""
+    long_text = "考生应当按照准考证上的时间和地点参加考试，" * 8 + "不得迟到。"
+    page = (
+        "<html><body><article><h1>考试安排</h1>"
+        "<table><thead><tr><th>日期</th><th>时间</th><th>科目</th></tr></thead>"
+        "<tbody><tr><td><p>6月7日</p></td><td>9:00—11:30</td><td>语文</td></tr>"
+        "<tr><td>6月7日</td><td>15:00—17:00</td><td>数学</td></tr></tbody></table>"
+        "<table><tr><td>联系人</td><td>王老师</td></tr></table>"
+        f"<table><tr><td><p>{long_text}</p><p>考场内保持安静。</p></td></tr></table>"
+        "</article></body></html>"
+    )
+    path = tmp_path / "安排.html"
+    path.write_text(page, encoding="utf-8")
+    lines = [ln.strip() for ln in load(path).text.split("\n") if ln.strip()]
+    assert lines == [
+        "日期：6月7日，时间：9:00—11:30，科目：语文。",
+        "日期：6月7日，时间：15:00—17:00，科目：数学。",
+        "联系人，王老师。",
+        long_text,
+        "考场内保持安静。",
+    ]
+
+
+def test_docx_header_row_names_the_columns(tmp_path: Path) -> None:
+    import docx
+    from docx.oxml import parse_xml
+
+    d = docx.Document()
+    table = d.add_table(rows=2, cols=2)
+    for (r, c), text in zip(
+        [(0, 0), (0, 1), (1, 0), (1, 1)], ["班次", "人数", "早班", "两人"], strict=True
+    ):
+        table.cell(r, c).text = text
+    table.rows[0]._tr.get_or_add_trPr().append(
+        parse_xml(
+            '<w:tblHeader xmlns:w="http://schemas.openxmlformats.org/wordprocessingml/2006/main"/>'
+        )
+    )
+    path = tmp_path / "值班.docx"
+    d.save(str(path))
+    assert load(path).text == "班次：早班，人数：两人。"
+
+
+def test_a_table_row_is_quoted_whole() -> None:
+    from ingest.chunk import chunk_text
+    from ingest.loaders import table_lines
+    from knowledge.units import build_units
+
+    text = "\n".join(["考试时间安排如下。", *table_lines([["6月7日", "9:00—11:30", "语文"]],
+                                                       ["日期", "时间", "科目"])])  # fmt: skip
+    quotes = [u.quote for u in build_units("安排", chunk_text(text))]
+    assert "日期：6月7日，时间：9:00—11:30，科目：语文。" in quotes
 
 
 def test_html_ordered_list_numbers_become_text(tmp_path: Path) -> None:
