@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 import prompts
+from knowledge.units import ITEM
 
 
 class LoadError(Exception):
@@ -181,11 +182,9 @@ _CSS_FORMATS: dict[str, str | None] = {
     "cjk-decimal": "ideographDigital",
     "none": None,
 }
-# An item that already begins with its own number: the page hides the browser's (a CMS habit).
-_OWN_NUMBER = re.compile(
-    r"(?:[（(][一二三四五六七八九十\d]{1,3}[)）]|\d{1,2}[.．、]|[①-⑳]|[一二三四五六七八九十]{1,3}、|"
-    r"第[一二三四五六七八九十百零\d]+[章节条款项])"
-)
+# An item that already begins with its own number (a list item's, or an article's): the page
+# hides the browser's (a CMS habit).
+_ARTICLE_NUMBER = re.compile(r"第[一二三四五六七八九十百零\d]+[章节条款项]")
 
 
 def _number_list_items(ol: Any) -> None:
@@ -201,7 +200,7 @@ def _number_list_items(ol: Any) -> None:
     for li in ol.find_all("li", recursive=False):
         n = _int(li.get("value"), n)
         text = li.get_text("", strip=True)
-        if text and not _OWN_NUMBER.match(text):
+        if text and not (ITEM.match(text) or _ARTICLE_NUMBER.match(text)):
             chinese = fmt in ("chineseCounting", "ideographDigital")
             li.insert(0, _number_text(n, fmt) + ("、" if chinese else "."))
         n += 1

@@ -34,8 +34,9 @@ _SINGLE_CHAR_WEIGHT = 0.35
 _PART_CREDIT = 0.7
 
 # A few signals that mean the same on any corpus. A ranker over twice as many (ranks among
-# passages and units, length, word coverage of the titled passage, z-scores) fitted its training sets more closely
-# and moved from 0.55 to 0.85 hit@1 on a held-out set with the regularisation strength alone.
+# passages and units, length, word coverage of the titled passage, z-scores) fitted its
+# training sets more closely and moved from 0.55 to 0.85 hit@1 on a held-out set with the
+# regularisation strength alone.
 # This one is steadier, but the laws' held-out hit@1 still moves by about five questions with
 # the strength, so bench/calibrate.py picks it by nested cross-validation. `qty`: the question
 # asks for a figure and the unit states one (answer type). `ctx_pair`: the question's character

@@ -17,7 +17,7 @@ from typing import Any
 from knowledge.textutil import split_sentences
 
 # A list item opens with its own number: （一） (1) 1. 1、 ① 一、
-_ITEM = re.compile(
+ITEM = re.compile(
     r"^(?:[（(][一二三四五六七八九十\d]{1,3}[)）]|\d{1,2}[.．、](?!\d)|[①-⑳]|[一二三四五六七八九十]{1,3}、)"
 )
 # A sentence that introduces a list ends with a colon.
@@ -85,13 +85,13 @@ class UnitBuilder:
             if _content_len(text_) < _MIN_CONTENT or is_heading(text_, at_section_start=(i == 0)):
                 continue
             quote, start = text_, s.start
-            if _ITEM.match(text_) and lead is not None and s.start - lead[1] <= _LEAD_IN_REACH:
+            if ITEM.match(text_) and lead is not None and s.start - lead[1] <= _LEAD_IN_REACH:
                 joint = "" if self._since_lead == 1 else ELISION
                 quote, start = lead[2] + joint + text_, lead[0]
             elif _LEAD_IN.search(text_):
                 self._lead = _lead_in(chunk.text, chunk.start, s.start, s.end)
                 self._since_lead = 0
-            elif not _ITEM.match(text_):
+            elif not ITEM.match(text_):
                 self._lead = None
             embed = f"{head}\n{quote}" if head and head not in quote else quote
             units.append(Unit(chunk.ord, start, s.end, quote, embed))
