@@ -290,11 +290,15 @@ class KnowledgeIndex:
         """The catalog, read-write; read-only (creating no file) when the directory is."""
         path = self.root / "catalog.sqlite3"
         if not self.read_only:
-            db = sqlite3.connect(path, check_same_thread=False)
-            db.execute("PRAGMA journal_mode=WAL")
-            db.execute("PRAGMA foreign_keys=ON")
-            db.executescript(SCHEMA)
-            db.commit()
+            # Two processes creating the catalog at once (two ingests on a new data directory)
+            # could meet in the switch to WAL, which SQLite refuses as "database is locked"
+            # without waiting; the set-up lock Chroma's first start uses serialises it too.
+            with self._flock(".setup.lock"):
+                db = sqlite3.connect(path, check_same_thread=False)
+                db.execute("PRAGMA journal_mode=WAL")
+                db.execute("PRAGMA foreign_keys=ON")
+                db.executescript(SCHEMA)
+                db.commit()
             return db
         if path.exists():
             # mode=ro still needs the WAL index file; immutable reads the file as it is, which is

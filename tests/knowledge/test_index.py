@@ -305,3 +305,35 @@ def test_a_large_index_searches_through_hnsw(seeds: Path, make_index, monkeypatc
     found = index.retrieve("保密室值班每班至少要几个人？", k=8)
     assert calls, "HNSW was not asked"
     assert any("不少于4人" in u.unit.quote for u in found.units)
+
+
+def _open_at_once(root: str, barrier, results) -> None:  # type: ignore[no-untyped-def]
+    from knowledge.index import KnowledgeIndex
+
+    barrier.wait()
+    try:
+        KnowledgeIndex(Path(root), lambda: None).close()  # type: ignore[arg-type,return-value]
+        results.put("")
+    except Exception as exc:  # the failure is what this test reports
+        results.put(repr(exc))
+
+
+def test_processes_creating_the_catalog_at_once_all_succeed(tmp_path: Path) -> None:
+    """Two ingests started together on a new data directory both create the catalog; SQLite
+    refused one of them ("database is locked") when they met in the switch to WAL."""
+    import multiprocessing
+
+    ctx = multiprocessing.get_context("fork")
+    errors: list[str] = []
+    for round_ in range(20):
+        barrier, results = ctx.Barrier(8), ctx.Queue()
+        procs = [
+            ctx.Process(target=_open_at_once, args=(str(tmp_path / str(round_)), barrier, results))
+            for _ in range(8)
+        ]
+        for p in procs:
+            p.start()
+        errors += [e for e in (results.get(timeout=60) for _ in procs) if e]
+        for p in procs:
+            p.join(timeout=60)
+    assert errors == []
