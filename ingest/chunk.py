@@ -3,7 +3,9 @@
 Outline markers (一、 / （一） / 1. / （1） / 一是 / 一要 / 第一， / 第X章 / 第X条 / Markdown #) are
 recognised at the start of a line or right after a sentence end, and only when they continue a
 numbering (二 after 一) or open a new one at 一, so "统一是" or a stray "3." do not start sections.
-The order in which marker kinds appear sets their nesting, as a reader would infer it.
+Articles, chapters and 节 may also skip ahead, or insert 第X条之一, when the number stands on a line
+of its own: laws are excerpted, amended and scraped with gaps. The order in which marker kinds
+appear sets their nesting, as a reader would infer it.
 """
 
 from __future__ import annotations
@@ -32,9 +34,10 @@ _CIRCLED = "①②③④⑤⑥⑦⑧⑨⑩⑪⑫⑬⑭⑮⑯⑰⑱⑲⑳"
 
 # (kind, pattern); the first group is the number. Order matters: longer forms first.
 _MARKERS: list[tuple[str, re.Pattern[str]]] = [
-    ("chapter", re.compile(rf"第([{_CN}\d]{{1,4}})[章编]")),
-    ("part", re.compile(rf"第([{_CN}\d]{{1,4}})节")),
-    ("article", re.compile(rf"第([{_CN}\d]{{1,4}})条")),
+    ("chapter", re.compile(rf"第([{_CN}\d]{{1,7}})[章编]")),
+    ("part", re.compile(rf"第([{_CN}\d]{{1,7}})节")),
+    # 第二百八十条之一: an article an amendment inserted after 第二百八十条
+    ("article", re.compile(rf"第([{_CN}\d]{{1,7}})条(?P<sub>之[一二三四五六七八九十]{{1,3}})?")),
     ("cn_ordinal", re.compile(r"第([一二三四五六七八九十]{1,3})[，,、]")),
     ("cn_dun", re.compile(r"([一二三四五六七八九十]{1,3})[、．]")),
     ("cn_paren", re.compile(r"[（(]([一二三四五六七八九十]{1,3})[)）]")),
@@ -49,6 +52,9 @@ _GLOBAL_KINDS = {"chapter", "part", "article"}
 _MD_HEADING = re.compile(r"(#{1,6})[ \t]+(.+)")
 # Where a marker may begin: start of text or line, or after a sentence end / colon.
 _BOUNDARY = re.compile(r"(?:^|\n|(?<=[。！？；：:;!?]))[ \t]*|(?<=[。！？；;!?][”’」』])")
+# A marker followed by a space, at the start of a line, is a heading of its own ("第五条　考生…"),
+# not a reference inside a sentence ("第五条规定的…").
+_SPACE_AFTER = re.compile(r"[ \t\u3000]")
 _LABEL_END = re.compile(r"[，,。；;：:！？!?\n]")
 
 
@@ -99,9 +105,13 @@ class _Open:
     number: int
     label: str
     heading: str
+    listed: bool = False  # an item of a list that a colon introduces
+    paragraphs: int = 1  # this item's paragraphs so far
+    single_before: bool = True  # every earlier item of its list was one paragraph
 
 
 _HEADING_END = re.compile(r"[。！？；;!?\n]")
+_GLOBAL_MARKER_END = re.compile(r"[章节条编](?:之[一二三四五六七八九十]+)?$")
 
 
 def _label(text: str, at: int, marker_end: int, cap: int = 16) -> tuple[str, str]:
@@ -114,7 +124,7 @@ def _label(text: str, at: int, marker_end: int, cap: int = 16) -> tuple[str, str
         head = head[:cap] + "…"
     stop = _HEADING_END.search(rest)
     full = (rest[: stop.start()] if stop else rest).strip()[:60]
-    sep = " " if marker[-1:] in "章节条编" and head else ""  # 第二章 考务, as printed
+    sep = " " if _GLOBAL_MARKER_END.search(marker) and head else ""  # 第二章 考务, as printed
     return marker + sep + head, marker + sep + full
 
 
@@ -130,6 +140,7 @@ def outline(text: str) -> list[Section]:
         pos = b.end()
         if pos >= len(text):
             continue
+        line_start = b.start() == 0 or text[b.start()] == "\n"
         md = _MD_HEADING.match(text, pos) if (pos == 0 or text[pos - 1] == "\n") else None
         if md:
             level = len(md.group(1))
@@ -147,16 +158,31 @@ def outline(text: str) -> list[Section]:
             if not m:
                 continue
             number = cn_number(m.group(1))
-            if number is None or not _accept(stack, last_global, kind, number):
+            own_line = line_start and bool(_SPACE_AFTER.match(text, m.end()))
+            sub = bool(m.groupdict().get("sub"))
+            if number is None or not _accept(stack, last_global, kind, number, own_line, sub):
                 continue
             depth = next((i for i, o in enumerate(stack) if o.kind == kind), None)
+            opened = _Open(kind, number, *_label(text, pos, m.end()))
+            if kind not in _GLOBAL_KINDS:
+                before = stack[depth] if depth is not None else None
+                if before is not None and number == before.number + 1:
+                    opened.listed = before.listed
+                    opened.single_before = before.single_before and before.paragraphs == 1
+                else:
+                    opened.listed = _char_before(text, pos) in ("：", ":")
             if depth is not None:
                 del stack[depth:]
-            stack.append(_Open(kind, number, *_label(text, pos, m.end())))
+            stack.append(opened)
             if kind in _GLOBAL_KINDS:
                 last_global[kind] = number
+            if kind == "chapter":
+                last_global.pop("part", None)  # 第一节 starts again in each chapter
             starts.append(_snapshot(pos, stack))
             break
+        else:
+            if line_start and text[pos] != "\n" and stack and stack[-1].listed:
+                _paragraph_after_item(stack, starts, pos)
     # Two markers at one offset (a heading right after another) keep the deeper path.
     dedup: dict[int, Section] = {}
     for sec in starts:
@@ -164,17 +190,49 @@ def outline(text: str) -> list[Section]:
     return [dedup[pos] for pos in sorted(dedup)]
 
 
+def _char_before(text: str, pos: int) -> str:
+    """The last character before `pos` that is not white space ("" at the start)."""
+    i = pos
+    while i > 0 and text[i - 1].isspace():
+        i -= 1
+    return text[i - 1] if i > 0 else ""
+
+
+def _paragraph_after_item(stack: list[_Open], starts: list[Section], pos: int) -> None:
+    """A paragraph without a number after a list of one-paragraph items ("（四）…的。" then "有前款
+    行为的，…") belongs to what introduced the list, not to the last item. An item that already
+    ran over several paragraphs (a speech's "（一）加强领导" and its text) keeps its paragraphs."""
+    top = stack[-1]
+    if top.number >= 2 and top.single_before and top.paragraphs == 1:
+        while stack and stack[-1].listed:
+            stack.pop()
+        starts.append(_snapshot(pos, stack))
+    else:
+        top.paragraphs += 1
+
+
 def _snapshot(pos: int, stack: list[_Open]) -> Section:
     return pos, tuple(o.label for o in stack), tuple(o.heading for o in stack)
 
 
-def _accept(stack: list[_Open], last_global: dict[str, int], kind: str, number: int) -> bool:
-    for o in stack:
-        if o.kind == kind:
-            return number == o.number + 1
-    if kind in _GLOBAL_KINDS and kind in last_global:
-        return number == last_global[kind] + 1
-    return number == 1
+def _accept(
+    stack: list[_Open],
+    last_global: dict[str, int],
+    kind: str,
+    number: int,
+    own_line: bool = False,
+    sub: bool = False,
+) -> bool:
+    prev = next((o.number for o in stack if o.kind == kind), None)
+    if prev is None and kind in _GLOBAL_KINDS:
+        prev = last_global.get(kind)
+    if prev is None:
+        return number == 1 or (kind in _GLOBAL_KINDS and own_line)
+    if number == prev + 1 and not sub:
+        return True
+    # Excerpts skip articles, a scraped page may lose one, amendments insert 第X条之一: an
+    # article number on a line of its own still opens an article, unless it runs backwards.
+    return kind in _GLOBAL_KINDS and own_line and (number > prev or (number == prev and sub))
 
 
 def chunk_text(text: str, max_chars: int = 260) -> list[Chunk]:

@@ -58,6 +58,64 @@ def test_articles_continue_across_chapters() -> None:
     assert "第一章 总则 > 第二条 范围" in paths
 
 
+def test_excerpts_gaps_and_inserted_articles_still_open_articles() -> None:
+    # An excerpt starts anywhere, a scraped page lost 第二百八十二条, an amendment inserted 之一.
+    text = (
+        "第二百八十条 伪造公文的，处三年以下有期徒刑。\n"
+        "第二百八十条之一 冒用身份证件的，处拘役。\n"
+        "第二百八十一条 非法生产警用装备的，处罚金。\n"
+        "第二百八十三条 非法销售窃听器材的，处三年以下有期徒刑。\n"
+        "依照本法第二百八十条的规定处罚。\n"
+        "第二百八十四条之一 在法律规定的国家考试中，组织作弊的，处三年以下有期徒刑。"
+    )
+    paths = [" > ".join(p) for _, p, _ in outline(text)]
+    assert paths == [
+        "第二百八十条 伪造公文的",
+        "第二百八十条之一 冒用身份证件的",
+        "第二百八十一条 非法生产警用装备的",
+        "第二百八十三条 非法销售窃听器材的",
+        "第二百八十四条之一 在法律规定的国家考试中",
+    ]
+    # A reference inside a paragraph, or going back, is not an article of its own.
+    cited = next(c for c in chunk_text(text) if "依照本法" in c.text)
+    assert cited.section_path == "第二百八十三条 非法销售窃听器材的"
+
+
+def test_sections_restart_in_each_chapter() -> None:
+    text = (
+        "第一章 总则\n第一节 目的\n第一条 目的。\n第二节 范围\n第二条 范围。\n"
+        "第二章 考务\n第一节 监考\n第三条 监考员职责。"
+    )
+    paths = [" > ".join(p) for _, p, _ in outline(text)]
+    assert "第二章 考务 > 第一节 监考 > 第三条 监考员职责" in paths
+
+
+def test_a_paragraph_after_a_list_belongs_to_the_article_not_the_last_item() -> None:
+    text = (
+        "第五十条 有下列行为之一的，处警告或者二百元以下罚款：\n"
+        "（一）拒不执行紧急状态下的决定的；\n"
+        "（二）阻碍执行职务的。\n"
+        "阻碍人民警察依法执行职务的，从重处罚。\n"
+        "第五十一条 冒充国家机关工作人员招摇撞骗的，处拘留。"
+    )
+    extra = next(c for c in chunk_text(text) if "从重处罚" in c.text)
+    assert extra.section_path == "第五十条 有下列行为之一的"
+    item = next(c for c in chunk_text(text) if "阻碍执行职务" in c.text)
+    assert item.section_path.endswith("（二）阻碍执行职务的")
+
+
+def test_items_that_run_over_paragraphs_keep_them() -> None:
+    # A speech's numbered points, introduced by a colon, each with paragraphs of their own.
+    text = (
+        "二、工作要求\n今年的要求如下：\n"
+        "（一）加强领导。\n各地要成立领导小组。\n主要负责同志亲自抓。\n"
+        "（二）严格保密。\n试卷全程监控。\n保密室双人值守。"
+    )
+    chunks = chunk_text(text, max_chars=20)
+    assert next(c for c in chunks if "亲自抓" in c.text).section_path.endswith("（一）加强领导")
+    assert next(c for c in chunks if "双人值守" in c.text).section_path.endswith("（二）严格保密")
+
+
 def test_markdown_headings_nest() -> None:
     text = "# 手册\n## 一、岗位\n### （一）主考\n主考负责。\n### （二）监考员\n监考员负责。\n## 二、报告\n每日报告。"
     paths = [" > ".join(p) for _, p, _ in outline(text)]
