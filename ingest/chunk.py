@@ -182,12 +182,16 @@ def outline(text: str) -> list[Section]:
             break
         else:
             if line_start and text[pos] != "\n" and stack and stack[-1].listed:
-                _paragraph_after_item(stack, starts, pos)
+                _paragraph_after_item(stack, starts, pos, _char_before(text, pos))
     # Two markers at one offset (a heading right after another) keep the deeper path.
     dedup: dict[int, Section] = {}
     for sec in starts:
         dedup[sec[0]] = sec
     return [dedup[pos] for pos in sorted(dedup)]
+
+
+# How an item that is a whole clause ends, as opposed to an item that is a title.
+_ITEM_ENDS = frozenset("。；;，,、.！？!?")
 
 
 def _char_before(text: str, pos: int) -> str:
@@ -198,12 +202,15 @@ def _char_before(text: str, pos: int) -> str:
     return text[i - 1] if i > 0 else ""
 
 
-def _paragraph_after_item(stack: list[_Open], starts: list[Section], pos: int) -> None:
+def _paragraph_after_item(
+    stack: list[_Open], starts: list[Section], pos: int, item_end: str
+) -> None:
     """A paragraph without a number after a list of one-paragraph items ("（四）…的。" then "有前款
-    行为的，…") belongs to what introduced the list, not to the last item. An item that already
-    ran over several paragraphs (a speech's "（一）加强领导" and its text) keeps its paragraphs."""
+    行为的，…") belongs to what introduced the list, not to the last item. An item that is a
+    title ("二、考试地点") or already ran over several paragraphs keeps its paragraphs."""
     top = stack[-1]
-    if top.number >= 2 and top.single_before and top.paragraphs == 1:
+    complete = item_end in _ITEM_ENDS
+    if complete and top.number >= 2 and top.single_before and top.paragraphs == 1:
         while stack and stack[-1].listed:
             stack.pop()
         starts.append(_snapshot(pos, stack))

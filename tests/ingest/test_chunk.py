@@ -114,6 +114,10 @@ def test_items_that_run_over_paragraphs_keep_them() -> None:
     chunks = chunk_text(text, max_chars=20)
     assert next(c for c in chunks if "亲自抓" in c.text).section_path.endswith("（一）加强领导")
     assert next(c for c in chunks if "双人值守" in c.text).section_path.endswith("（二）严格保密")
+    # A notice's points: the first one line, the second a title over its own paragraph.
+    notice = "现将有关事项通知如下：\n一、考试时间为6月7日。\n二、考试地点\n各县区考点另行通知。"
+    where = next(c for c in chunk_text(notice) if "另行通知" in c.text)
+    assert where.section_path == "二、考试地点"
 
 
 def test_markdown_headings_nest() -> None:
