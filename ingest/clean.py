@@ -34,16 +34,23 @@ _URL = re.compile(
 
 # Site chrome that never occurs in an official text.
 _CHROME = re.compile(
-    r"登录|立即注册|注册账号|回帖|复制链接|显示全部楼层|阅读模式|上一主题|下一主题|上一篇|下一篇|"
-    r"返回顶部|回到顶部|开启左侧|关灯|扫一扫|作者专栏|实名认证|内容提供者|VIP会员|确认删除|"
+    r"立即注册|回帖|复制链接|显示全部楼层|阅读模式|上一主题|下一主题|上一篇|下一篇|"
+    r"返回顶部|回到顶部|开启左侧|关灯|作者专栏|内容提供者|VIP会员|确认删除|"
     r"欢迎来到|欢迎访问|欢迎光临|"
     r"发表评论|取消回复|评论可获取|积分奖励|Copyright|版权所有|©|ICP备|公网安备|备案号|"
-    r"Powered\s*by|技术支持|责任编辑|免责声明|违规举报|付费下载|网友上传|不代表本站|本站所有|"
+    r"Powered\s*by|责任编辑|免责声明|违规举报|付费下载|网友上传|不代表本站|本站所有|"
     r"本站不对|阅读排行|相关推荐|相关文章|相关阅读|推荐阅读|猜你喜欢|分享到|收藏本文|打印本页|"
-    r"关闭窗口|浏览次数|点击数|发表于|发布时间|官方微信|微信订阅号|公众号|客服|全国服务热线|"
+    r"关闭窗口|浏览次数|点击数|发表于",
+    re.IGNORECASE,
+)
+# Site chrome words that official texts use too ("考生登录报名系统", "提供技术支持和捐赠",
+# "关注官方微信公众号"): they mark a line as chrome only when it is not a sentence.
+_CHROME_WEAK = re.compile(
+    r"登录|注册账号|扫一扫|实名认证|技术支持|发布时间|官方微信|微信订阅号|公众号|客服|全国服务热线|"
     r"^来源[:：]|^时间[:：]|^作者[:：]|^导语[:：]|Email|E-mail",
     re.IGNORECASE,
 )
+_SENTENCE_END = re.compile(r"[。！？!?][”’」』）)]?$")
 # Lines after which a reposted page has only its footer.
 _END = re.compile(
     r"^(相关推荐|相关文章|相关阅读|推荐阅读|猜你喜欢|阅读排行|上一篇|下一篇)|"
@@ -222,9 +229,12 @@ def _normalise_spacing(line: str) -> str:
 
 
 def _is_chrome(line: str) -> bool:
-    hits = len(_CHROME.findall(line))
     if _COUNTER_LINE.match(line):
         return True
+    strong = len(_CHROME.findall(line))
+    hits = strong
+    if not _SENTENCE_END.search(line):
+        hits += len(_CHROME_WEAK.findall(line))
     if hits >= 2 and len(line) <= 400:
         return True
     return hits >= 1 and (len(line) <= 60 or not _SENTENCE_PUNCT.search(line))

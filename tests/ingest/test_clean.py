@@ -145,3 +145,17 @@ def test_a_law_keeps_its_title_history_note_and_spaced_out_headings() -> None:
     assert "# 第一章 总则" in lines
     assert "第一条 为了发展教育事业，提高全民族的素质，制定本法。" in lines
     assert "欢迎来到" not in cleaned.text
+
+
+def test_a_notice_keeps_sentences_that_use_words_of_site_chrome() -> None:
+    body = [
+        "考生须登录省教育考试院网站，完成实名认证后打印准考证。",
+        "成绩发布时间另行通知，考生可关注省教育考试院官方微信公众号查询。",
+        "国家鼓励企业为考试安全提供技术支持和捐赠。",
+    ]
+    head = ["关于做好2026年高考考务工作的通知", "扫一扫 关注官方微信", "发布时间：2026-05-20"]
+    raw = "\n".join([*head, *body, "技术支持：某某科技", "版权所有 某某网"])
+    cleaned = clean_text(raw)
+    assert all(line in cleaned.text.split("\n") for line in body)
+    for chrome in ("扫一扫", "发布时间：", "技术支持：", "版权所有"):
+        assert chrome not in cleaned.text
