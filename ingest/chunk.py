@@ -52,9 +52,9 @@ _GLOBAL_KINDS = {"chapter", "part", "article"}
 _MD_HEADING = re.compile(r"(#{1,6})[ \t]+(.+)")
 # Where a marker may begin: start of text or line, or after a sentence end / colon.
 _BOUNDARY = re.compile(r"(?:^|\n|(?<=[。！？；：:;!?]))[ \t]*|(?<=[。！？；;!?][”’」』])")
-# A marker followed by a space, at the start of a line, is a heading of its own ("第五条　考生…"),
-# not a reference inside a sentence ("第五条规定的…").
-_SPACE_AFTER = re.compile(r"[ \t\u3000]")
+# A marker at the start of a line is a heading of its own ("第五条　考生…", or run on as
+# "第五条考生…" in some scraped pages), unless the words after it cite it ("第五条规定的…").
+_CITED_AFTER = re.compile(r"[规的、，,和及与至或第款项中所]")
 _LABEL_END = re.compile(r"[，,。；;：:！？!?\n]")
 
 
@@ -158,7 +158,7 @@ def outline(text: str) -> list[Section]:
             if not m:
                 continue
             number = cn_number(m.group(1))
-            own_line = line_start and bool(_SPACE_AFTER.match(text, m.end()))
+            own_line = line_start and not _CITED_AFTER.match(text, m.end())
             sub = bool(m.groupdict().get("sub"))
             if number is None or not _accept(stack, last_global, kind, number, own_line, sub):
                 continue

@@ -80,6 +80,11 @@ def test_excerpts_gaps_and_inserted_articles_still_open_articles() -> None:
     cited = next(c for c in chunk_text(text) if "依照本法" in c.text)
     assert cited.section_path == "第二百八十三条 非法销售窃听器材的"
 
+    # A scraped page that runs the number into the text and lost an article on the way.
+    run_on = "第五十一条县级政府应当配备急救力量。\n第五十三条红十字会应当提供救助。\n第五十三条规定的救助应当及时。"
+    paths = [" > ".join(p) for _, p, _ in outline(run_on)]
+    assert paths == ["第五十一条 县级政府应当配备急救力量", "第五十三条 红十字会应当提供救助"]
+
 
 def test_sections_restart_in_each_chapter() -> None:
     text = (
