@@ -3,9 +3,9 @@
 Outline markers (一、 / （一） / 1. / （1） / 一是 / 一要 / 第一， / 第X章 / 第X条 / Markdown #) are
 recognised at the start of a line or right after a sentence end, and only when they continue a
 numbering (二 after 一) or open a new one at 一, so "统一是" or a stray "3." do not start sections.
-Articles, chapters and 节 may also skip ahead, or insert 第X条之一, when the number stands on a line
-of its own: laws are excerpted, amended and scraped with gaps. The order in which marker kinds
-appear sets their nesting, as a reader would infer it.
+Articles, chapters and 节 may also skip ahead, or insert 第X条之一, when the number starts a line
+and is not cited there: laws are excerpted, amended and scraped with gaps. The order in which
+marker kinds appear sets their nesting, as a reader would infer it.
 """
 
 from __future__ import annotations
