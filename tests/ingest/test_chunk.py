@@ -23,6 +23,10 @@ NESTED = (
 )
 
 
+def _paths(text: str) -> list[str]:
+    return [" > ".join(p) for _, p, _ in outline(text)]
+
+
 def test_numerals() -> None:
     assert cn_number("十二") == 12
     assert cn_number("二十") == 20
@@ -32,8 +36,7 @@ def test_numerals() -> None:
 
 
 def test_nested_outline_paths() -> None:
-    paths = [" > ".join(p) for _, p, _ in outline(NESTED)]
-    assert paths == [
+    assert _paths(NESTED) == [
         "",
         "一、总体要求",
         "二、具体安排",
@@ -53,7 +56,7 @@ def test_no_false_markers_inside_sentences() -> None:
 
 def test_articles_continue_across_chapters() -> None:
     text = "第一章 总则\n第一条 目的。\n第二条 范围。\n第二章 考务\n第三条 监考员职责。\n第四条 主考职责。"
-    paths = [" > ".join(p) for _, p, _ in outline(clean_text(text).text)]
+    paths = _paths(clean_text(text).text)
     assert "第二章 考务 > 第三条 监考员职责" in paths
     assert "第一章 总则 > 第二条 范围" in paths
 
@@ -68,8 +71,7 @@ def test_excerpts_gaps_and_inserted_articles_still_open_articles() -> None:
         "依照本法第二百八十条的规定处罚。\n"
         "第二百八十四条之一 在法律规定的国家考试中，组织作弊的，处三年以下有期徒刑。"
     )
-    paths = [" > ".join(p) for _, p, _ in outline(text)]
-    assert paths == [
+    assert _paths(text) == [
         "第二百八十条 伪造公文的",
         "第二百八十条之一 冒用身份证件的",
         "第二百八十一条 非法生产警用装备的",
@@ -82,7 +84,7 @@ def test_excerpts_gaps_and_inserted_articles_still_open_articles() -> None:
 
     # A scraped page that runs the number into the text and lost an article on the way.
     run_on = "第五十一条县级政府应当配备急救力量。\n第五十三条红十字会应当提供救助。\n第五十三条规定的救助应当及时。"
-    paths = [" > ".join(p) for _, p, _ in outline(run_on)]
+    paths = _paths(run_on)
     assert paths == ["第五十一条 县级政府应当配备急救力量", "第五十三条 红十字会应当提供救助"]
 
 
@@ -91,7 +93,7 @@ def test_sections_restart_in_each_chapter() -> None:
         "第一章 总则\n第一节 目的\n第一条 目的。\n第二节 范围\n第二条 范围。\n"
         "第二章 考务\n第一节 监考\n第三条 监考员职责。"
     )
-    paths = [" > ".join(p) for _, p, _ in outline(text)]
+    paths = _paths(text)
     assert "第二章 考务 > 第一节 监考 > 第三条 监考员职责" in paths
 
 
@@ -127,7 +129,7 @@ def test_items_that_run_over_paragraphs_keep_them() -> None:
 
 def test_markdown_headings_nest() -> None:
     text = "# 手册\n## 一、岗位\n### （一）主考\n主考负责。\n### （二）监考员\n监考员负责。\n## 二、报告\n每日报告。"
-    paths = [" > ".join(p) for _, p, _ in outline(text)]
+    paths = _paths(text)
     assert "手册 > 一、岗位 > （二）监考员" in paths
     assert paths[-1] == "手册 > 二、报告"
 
