@@ -238,7 +238,8 @@ def _accept(
     if number == prev + 1 and not sub:
         return True
     # Excerpts skip articles, a scraped page may lose one, amendments insert 第X条之一: an
-    # article number on a line of its own still opens an article, unless it runs backwards.
+    # article number that starts a line (and is not cited there) still opens an article,
+    # unless it runs backwards.
     return kind in _GLOBAL_KINDS and own_line and (number > prev or (number == prev and sub))
 
 

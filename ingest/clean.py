@@ -231,8 +231,7 @@ def _normalise_spacing(line: str) -> str:
 def _is_chrome(line: str) -> bool:
     if _COUNTER_LINE.match(line):
         return True
-    strong = len(_CHROME.findall(line))
-    hits = strong
+    hits = len(_CHROME.findall(line))
     if not _SENTENCE_END.search(line):
         hits += len(_CHROME_WEAK.findall(line))
     if hits >= 2 and len(line) <= 400:
