@@ -158,9 +158,9 @@ def outline(text: str) -> list[Section]:
             if not m:
                 continue
             number = cn_number(m.group(1))
-            own_line = line_start and not _CITED_AFTER.match(text, m.end())
+            line_head = line_start and not _CITED_AFTER.match(text, m.end())
             sub = bool(m.groupdict().get("sub"))
-            if number is None or not _accept(stack, last_global, kind, number, own_line, sub):
+            if number is None or not _accept(stack, last_global, kind, number, line_head, sub):
                 continue
             depth = next((i for i, o in enumerate(stack) if o.kind == kind), None)
             opened = _Open(kind, number, *_label(text, pos, m.end()))
@@ -227,20 +227,20 @@ def _accept(
     last_global: dict[str, int],
     kind: str,
     number: int,
-    own_line: bool = False,
+    line_head: bool = False,
     sub: bool = False,
 ) -> bool:
     prev = next((o.number for o in stack if o.kind == kind), None)
     if prev is None and kind in _GLOBAL_KINDS:
         prev = last_global.get(kind)
     if prev is None:
-        return number == 1 or (kind in _GLOBAL_KINDS and own_line)
+        return number == 1 or (kind in _GLOBAL_KINDS and line_head)
     if number == prev + 1 and not sub:
         return True
     # Excerpts skip articles, a scraped page may lose one, amendments insert 第X条之一: an
     # article number that starts a line (and is not cited there) still opens an article,
     # unless it runs backwards.
-    return kind in _GLOBAL_KINDS and own_line and (number > prev or (number == prev and sub))
+    return kind in _GLOBAL_KINDS and line_head and (number > prev or (number == prev and sub))
 
 
 def chunk_text(text: str, max_chars: int = 260) -> list[Chunk]:
