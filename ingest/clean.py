@@ -298,6 +298,10 @@ def clean_text(
     if not head:
         return CleanedText(text="\n".join(lines), title=None, removed=removed)
     title = _clean_title(title_hint) if title_hint else None
+    if title and mostly_cjk and _title_score(title) <= 0:
+        # Document properties often hold a tool's placeholder ("(anonymous)", "untitled",
+        # "Microsoft Word - 附件1.doc"), not this document's title.
+        title = None
     first_body = next((i for i, ln in enumerate(lines) if _is_body(ln)), len(lines))
     if title is None:
         scored = [

@@ -159,3 +159,21 @@ def test_a_notice_keeps_sentences_that_use_words_of_site_chrome() -> None:
     assert all(line in cleaned.text.split("\n") for line in body)
     for chrome in ("扫一扫", "发布时间：", "技术支持：", "版权所有"):
         assert chrome not in cleaned.text
+
+
+@pytest.mark.parametrize(
+    "placeholder", ["(anonymous)", "untitled", "Microsoft Word - 附件1.docx", "1"]
+)
+def test_a_placeholder_in_document_properties_is_not_taken_for_the_title(
+    placeholder: str,
+) -> None:
+    raw = "关于做好2026年高考考务工作的通知\n各考点：\n考生须提前三十分钟到达考点。\n"
+    cleaned = clean_text(raw, title_hint=placeholder)
+    assert cleaned.title == "关于做好2026年高考考务工作的通知"
+
+
+def test_a_real_title_in_document_properties_is_kept() -> None:
+    cleaned = clean_text(
+        "第一条 为了保守国家秘密，制定本法。\n", title_hint="中华人民共和国保守国家秘密法"
+    )
+    assert cleaned.title == "中华人民共和国保守国家秘密法"
