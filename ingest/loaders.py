@@ -6,12 +6,15 @@ mark headings as Markdown (`## 标题`) so the chunker sees one outline syntax f
 
 from __future__ import annotations
 
+import itertools
 import re
+import unicodedata
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
 
 import prompts
+from knowledge.textutil import cjk_ratio
 from knowledge.units import ITEM
 
 
@@ -545,7 +548,8 @@ def strip_page_furniture(pages: list[str]) -> list[str]:
     in the middle of every sentence that runs over a page break. The first page keeps its top
     lines, where the running header is usually the document's title.
     """
-    split = [[ln.strip() for ln in page.splitlines() if ln.strip()] for page in pages]
+    # Leading white space is kept: it is the first-line indent that marks a paragraph.
+    split = [[ln.rstrip() for ln in page.splitlines() if ln.strip()] for page in pages]
 
     def key(line: str) -> str:
         return re.sub(r"\d+", "#", re.sub(r"\s+", "", line))
@@ -562,7 +566,7 @@ def strip_page_furniture(pages: list[str]) -> list[str]:
         for i, line in enumerate(lines):
             top, bottom = i < _EDGE, i >= bottom_from
             furniture = (top or bottom) and (
-                bool(_PAGE_NUMBER.match(line))
+                bool(_PAGE_NUMBER.match(line.strip()))
                 or (key(line) in repeated and not (number == 0 and top))
             )
             if not furniture:
@@ -571,25 +575,94 @@ def strip_page_furniture(pages: list[str]) -> list[str]:
     return out
 
 
+_HARD_END = re.compile(r"[。！？!?]$")
 _LINE_END = re.compile(r"[。！？；：:!?;”）)]$")
 _LINE_START_OUTLINE = re.compile(
     r"^(#|第[一二三四五六七八九十百\d]+[章节条]|[一二三四五六七八九十]+、|[（(][一二三四五六七八九十\d]+[）)]|\d{1,2}[.、．])"
 )
+# Lines above the first that holds any of these are the head: title, issuer, issue number.
+_PUNCTUATED = re.compile(r"[，。；：！？,;:!?]")
+# A 公文's issue number, 〔2026〕5号: a line of its own above the title.
+_ISSUE_NUMBER = re.compile(r"[〔［\[(（]\s*\d{4}\s*[〕］\])）]\s*\d+\s*号")
+# Page geometry needs enough lines to tell a full line from a short one.
+_MIN_LINES_FOR_GEOMETRY = 8
+# A first-line indent of two characters comes out of the text layer as one space.
+_INDENT_WIDTH = 2.0
+# A line this close to the usual full width was wrapped by the layout; a heading, a title, a
+# signature or a table cell is much shorter (a wrap forced early by an unbreakable number
+# still reaches it).
+_FULL_SHARE = 0.8
+
+
+def _width(line: str) -> float:
+    """Printed width in CJK character cells: a Latin letter or digit takes about half."""
+    return sum(1.0 if unicodedata.east_asian_width(ch) in "WFA" else 0.5 for ch in line)
 
 
 def _rejoin(text: str) -> str:
+    """Join the lines a PDF's layout wrapped, keep the lines its author broke.
+
+    A line ends its paragraph when the next opens an outline item or is indented (where
+    indentation marks paragraphs), when it ends a sentence, or when it stops short of the
+    page's full width (a heading, a title, a signature, a table cell). Without enough lines
+    to know the full width, a line continues unless it ends with punctuation. In the head
+    (the lines above the first punctuated one) a title wrapped over lines is joined, even when
+    centring indents its second line, but not with an issue number or a bracketed line.
+    """
+    rows = [(ln.strip(), ln[:1].isspace()) for ln in text.splitlines() if ln.strip()]
+    cjk_rows = [
+        _width(t) + (_INDENT_WIDTH if ind else 0.0) for t, ind in rows if cjk_ratio(t) >= 0.5
+    ]
+    full = None
+    if len(cjk_rows) >= _MIN_LINES_FOR_GEOMETRY:
+        full = _FULL_SHARE * sorted(cjk_rows)[int(0.9 * (len(cjk_rows) - 1))]
+    indented = sum(ind for _, ind in rows)
+    # A first-line indent follows the end of the paragraph before; a hanging indent (a
+    # Word list's wrapped lines) follows a line broken mid-sentence and marks nothing.
+    after_end = sum(
+        ind and bool(_LINE_END.search(before)) for (before, _), (_, ind) in itertools.pairwise(rows)
+    )
+    indent_marks = 0.05 * len(rows) <= indented <= 0.8 * len(rows) and after_end >= indented / 2
+
     out: list[str] = []
-    for raw in text.splitlines():
-        line = raw.strip()
-        if not line:
-            continue
-        if out and not _LINE_END.search(out[-1]) and not _LINE_START_OUTLINE.match(line):
+    prev, prev_indented, head = "", False, True
+    for line, ind in rows:
+        if out and _continues(prev, prev_indented, line, ind, full, indent_marks, head):
             # A wrapped line continues the sentence; Latin words keep their space.
-            gap = " " if out[-1][-1:].isascii() and line[:1].isascii() else ""
+            gap = " " if prev[-1:].isascii() and line[:1].isascii() else ""
             out[-1] += gap + line
         else:
             out.append(line)
+        head = head and not _PUNCTUATED.search(line)
+        prev, prev_indented = line, ind
     return "\n".join(out)
+
+
+def _continues(
+    prev: str,
+    prev_indented: bool,
+    line: str,
+    indented: bool,
+    full: float | None,
+    indent_marks: bool,
+    head: bool,
+) -> bool:
+    """Whether `line` continues the paragraph of the physical line `prev` above it."""
+    if _LINE_START_OUTLINE.match(line) or _HARD_END.search(prev):
+        return False
+    if head and not _PUNCTUATED.search(line):
+        # "（2024年修订）" or the adoption history in brackets is a line of its own.
+        return not (
+            _LINE_END.search(prev)
+            or line.startswith(("（", "("))
+            or _ISSUE_NUMBER.search(prev)
+            or _ISSUE_NUMBER.search(line)
+        )
+    if indent_marks and indented:
+        return False
+    if full is None or cjk_ratio(prev) < 0.5:
+        return not _LINE_END.search(prev)
+    return _width(prev) + (_INDENT_WIDTH if prev_indented else 0.0) >= full
 
 
 LOADERS: dict[str, Loader] = {

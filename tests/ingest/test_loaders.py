@@ -374,6 +374,96 @@ def test_pdf_wrapped_chinese_lines_rejoin_into_sentences() -> None:
     ]
 
 
+# A notice as pypdf extracts it from a typeset page: a title wrapped and centred over two lines,
+# headings that stand alone, and a first-line indent that comes out as one leading space.
+NOTICE_PAGE = (
+    " 市教育考试院文件\n"
+    " 市考院〔2026〕12号\n"
+    "关于做好2026年普通高校招生全国统一考试考点考\n"
+    " 务工作的通知\n"
+    "各区县招生考试机构：\n"
+    " 为确保今年高考安全平稳进行，根据上级有关文件要求，结合\n"
+    "我市实际，现就考点考务工作有关事项通知如下。\n"
+    " 一、考试时间\n"
+    " 今年高考于6月7日至6月9日举行，各科目具体时间以准考证上\n"
+    "公布的时间为准。考生须在每科开考前30分钟凭准考证和居民身份\n"
+    "证进入考场，开考15分钟后不得进入考场。\n"
+    " 二、保密室管理\n"
+    " 保密室须安装防盗门（含防盗锁）、视频监控设备和消防器材（\n"
+    "灭火器不少于2具）。值守人员交接班时须填写《值班记录表》（\n"
+    "附件2），写明交接时间和试卷数量。\n"
+    " 市教育考试院\n"
+    " 2026年5月20日\n"
+)
+
+
+def test_pdf_notice_headings_title_and_signature_stay_lines_of_their_own() -> None:
+    from ingest.loaders import _rejoin
+
+    lines = _rejoin(NOTICE_PAGE).split("\n")
+    assert lines == [
+        "市教育考试院文件",
+        "市考院〔2026〕12号",
+        "关于做好2026年普通高校招生全国统一考试考点考务工作的通知",
+        "各区县招生考试机构：",
+        "为确保今年高考安全平稳进行，根据上级有关文件要求，结合我市实际，现就考点考务工作有关事项"
+        "通知如下。",
+        "一、考试时间",
+        "今年高考于6月7日至6月9日举行，各科目具体时间以准考证上公布的时间为准。考生须在每科开考前"
+        "30分钟凭准考证和居民身份证进入考场，开考15分钟后不得进入考场。",
+        "二、保密室管理",
+        # a full line ending in a bracket was wrapped there, not ended
+        "保密室须安装防盗门（含防盗锁）、视频监控设备和消防器材（灭火器不少于2具）。值守人员交接班时"
+        "须填写《值班记录表》（附件2），写明交接时间和试卷数量。",
+        "市教育考试院",
+        "2026年5月20日",
+    ]
+
+
+def test_pdf_without_indents_tells_headings_from_wraps_by_line_width() -> None:
+    from ingest.loaders import _rejoin
+
+    page = "\n".join(line.lstrip() for line in NOTICE_PAGE.splitlines()[5:])
+    lines = _rejoin(page).split("\n")
+    assert "一、考试时间" in lines and "二、保密室管理" in lines
+    assert "市教育考试院" in lines and "2026年5月20日" in lines
+    assert any(line.startswith("今年高考于") and line.endswith("不得进入考场。") for line in lines)
+
+
+def test_pdf_hanging_indent_of_a_word_list_does_not_break_its_items() -> None:
+    from ingest.loaders import _rejoin
+
+    page = (
+        "考场规则\n"
+        "1.考生须在开考前30分钟凭准考证和居民身份证进入考场，对号入\n"
+        " 座，并将准考证、居民身份证放在桌面右上角以便核验。\n"
+        "2.考生只准携带黑色字迹签字笔、2B铅笔、橡皮、直尺等规定的文\n"
+        " 具，不得携带手机、智能手表等具有通讯功能的电子设备进入考场\n"
+        " 。\n"
+        "3.开考15分钟后考生不得进入考场，考试结束前30分钟内不得交卷离\n"
+        " 场，离场后不得在考场附近逗留或者交谈。\n"
+        "4.考生在考场内须保持安静，不得吸烟，不得喧哗，不得交头接耳、\n"
+        " 左顾右盼或者打手势。\n"
+    )
+    lines = _rejoin(page).split("\n")
+    assert len(lines) == 5
+    assert lines[2] == (
+        "2.考生只准携带黑色字迹签字笔、2B铅笔、橡皮、直尺等规定的文具，不得携带手机、智能手表等"
+        "具有通讯功能的电子设备进入考场。"
+    )
+
+
+def test_pdf_notice_is_cut_under_its_headings(tmp_path: Path) -> None:
+    from ingest.chunk import chunk_text
+    from ingest.clean import clean_text
+    from ingest.loaders import _rejoin
+
+    cleaned = clean_text(_rejoin(NOTICE_PAGE), title_hint="(anonymous)")
+    assert cleaned.title == "关于做好2026年普通高校招生全国统一考试考点考务工作的通知"
+    sections = {c.section_path for c in chunk_text(cleaned.text, max_chars=400)}
+    assert {"一、考试时间", "二、保密室管理"} <= sections
+
+
 def test_pdf_running_header_and_page_numbers_do_not_land_in_sentences() -> None:
     from ingest.loaders import _rejoin, strip_page_furniture
 
