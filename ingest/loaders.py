@@ -82,6 +82,23 @@ def table_lines(rows: list[list[str]], header: list[str] | None = None) -> list[
     return out
 
 
+# A column name is a short label without figures ("日期", "考试时间", "科目").
+_LABEL_MAX = 12
+
+
+def names_columns(rows: list[list[str]]) -> bool:
+    """Whether a table's unmarked first row names its columns: short distinct labels without
+    figures above a column whose every value has one ("时间" over "9:00—11:30")."""
+    if len(rows) < 2 or len(rows[0]) < 2 or any(len(r) != len(rows[0]) for r in rows):
+        return False
+    head = rows[0]
+    if len(set(head)) < len(head) or any(
+        not c or len(c) > _LABEL_MAX or re.search(r"\d", c) for c in head
+    ):
+        return False
+    return any(all(re.search(r"\d", r[j]) for r in rows[1:]) for j in range(len(head)))
+
+
 _MD_RULE = re.compile(r"\|?[\s:|-]+\|?")
 
 
@@ -267,6 +284,7 @@ class HtmlLoader:
                 header = first is not None and (
                     first.find_parent("thead") is not None
                     or all(c.name == "th" for c in first.find_all(["td", "th"]))
+                    or names_columns(rows)
                 )
                 lines = table_lines(rows[1:], rows[0]) if header and rows else table_lines(rows)
                 table.replace_with("\n" + "\n".join(lines) + "\n")
@@ -482,12 +500,11 @@ class DocxLoader:
             elif tag == "tbl":
                 rows = Table(child, document).rows
                 texts = [[cell.text.strip() for cell in row.cells] for row in rows]
-                # Only a row marked "repeat as header row" is known to name the columns.
+                # A row marked "repeat as header row" names the columns; few authors mark it.
                 first = child.find(f"{_W}tr")
-                marked = (
-                    len(texts) > 1
-                    and first is not None
-                    and (first.find(f"{_W}trPr/{_W}tblHeader") is not None)
+                marked = len(texts) > 1 and (
+                    (first is not None and first.find(f"{_W}trPr/{_W}tblHeader") is not None)
+                    or names_columns(texts)
                 )
                 lines.extend(table_lines(texts[1:], texts[0]) if marked else table_lines(texts))
         return LoadedDocument("\n".join(lines), title)

@@ -191,6 +191,49 @@ def test_docx_header_row_names_the_columns(tmp_path: Path) -> None:
     assert load(path).text == "班次：早班，人数：两人。"
 
 
+def test_unmarked_first_row_of_labels_over_figures_names_the_columns(tmp_path: Path) -> None:
+    """Few authors mark a header row; labels without figures over a column of figures are one."""
+    import docx
+
+    schedule = [
+        ["日期", "时间", "科目"],
+        ["6月7日", "9:00—11:30", "语文"],
+        ["6月8日", "15:00—17:00", "数学"],
+    ]
+    d = docx.Document()
+    table = d.add_table(rows=3, cols=3)
+    for r, row in enumerate(schedule):
+        for c, text in enumerate(row):
+            table.cell(r, c).text = text
+    path = tmp_path / "安排.docx"
+    d.save(str(path))
+    assert load(path).text.split("\n") == [
+        "日期：6月7日，时间：9:00—11:30，科目：语文。",
+        "日期：6月8日，时间：15:00—17:00，科目：数学。",
+    ]
+    cells = "".join(
+        "<tr>" + "".join(f"<td>{c}</td>" for c in row) + "</tr>"
+        for row in [["考场", "监考员"], ["第1考场", "王老师"], ["第2考场", "李老师"]]
+    )
+    page = tmp_path / "安排.html"
+    page.write_text(f"<html><body><table>{cells}</table></body></html>", encoding="utf-8")
+    assert "考场：第1考场，监考员：王老师。" in load(page).text
+
+
+@pytest.mark.parametrize(
+    "rows",
+    [
+        [["早班", "王老师"], ["晚班", "李老师"]],  # no figures anywhere: a row like the others
+        [["2026年", "高考"], ["6月7日", "语文"]],  # the first row has a figure: data
+        [["联系人", "电话"], ["王老师", "未定"]],  # no column of figures under it
+    ],
+)
+def test_a_first_row_that_may_be_data_is_kept_as_a_row(rows: list[list[str]]) -> None:
+    from ingest.loaders import names_columns
+
+    assert not names_columns(rows)
+
+
 def test_a_table_row_is_quoted_whole() -> None:
     from ingest.chunk import chunk_text
     from ingest.loaders import table_lines
