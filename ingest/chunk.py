@@ -55,7 +55,8 @@ _BOUNDARY = re.compile(r"(?:^|\n|(?<=[。！？；：:;!?]))[ \t]*|(?<=[。！�
 # A marker at the start of a line is a heading of its own ("第五条　考生…", or run on as
 # "第五条考生…" in some scraped pages), unless the words after it cite it ("第五条规定的…").
 _CITED_AFTER = re.compile(r"[规的、，,和及与至或第款项中所]")
-_LABEL_END = re.compile(r"[，,。；;：:！？!?\n]")
+# A colon ends a label, but not the one in a time of day (下午3:00).
+_LABEL_END = re.compile(r"[，,。；;！？!?\n]|[：:](?!\d)")
 
 
 def cn_number(token: str) -> int | None:

@@ -243,6 +243,23 @@ def _is_data_table(table: Any) -> bool:
     return any(len(tr.find_all(["td", "th"])) >= 2 for tr in table.find_all("tr"))
 
 
+# Blocks that may hold a site's menus, sidebars of other articles, font-size and share links.
+_LINK_BLOCKS = ("div", "ul", "ol", "dl", "p", "span", "td", "section", "table")
+_SENTENCE_MARK = re.compile(r"[。；;！？!?]")
+# Share of a block's text inside links above which it is a list of links, not prose.
+_LINK_SHARE = 0.5
+
+
+def _is_link_list(tag: Any) -> bool:
+    """Whether a block is mostly links and says nothing of its own (no sentence in it): a
+    menu, a list of other articles, 上一篇/下一篇, 【字体：大 中 小】."""
+    text = re.sub(r"\s+", "", tag.get_text())
+    if not text or _SENTENCE_MARK.search(text):
+        return False
+    linked = sum(len(re.sub(r"\s+", "", a.get_text())) for a in tag.find_all("a"))
+    return linked / len(text) >= _LINK_SHARE
+
+
 class HtmlLoader:
     """HTML pages: the main content element, headings as outline, ordered-list numbers as
     text, site chrome dropped."""
@@ -261,6 +278,10 @@ class HtmlLoader:
             if not tag.decomposed and tag.name not in ("body", "html", "main", "article"):
                 tag.decompose()
         root = soup.find("article") or soup.find("main") or soup.body or soup
+        title_h1 = root.find("h1")
+        for tag in root.find_all(_LINK_BLOCKS):
+            if not tag.decomposed and tag is not title_h1 and _is_link_list(tag):
+                tag.decompose()
         h1 = root.find("h1")
         title = (h1.get_text(" ", strip=True) if h1 else None) or (
             title_tag.get_text(" ", strip=True) if title_tag else None

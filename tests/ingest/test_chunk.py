@@ -160,3 +160,11 @@ def test_seed_sections(seeds: Path) -> None:
     doc2 = clean_text(load(next(seeds.glob("002_*.txt"))).text)
     paths = {c.section_path for c in chunk_text(doc2.text)}
     assert "三、严格管理 > 二是要严格严肃考风考纪 > 一要进一步明确责任" in paths
+
+
+def test_a_time_of_day_does_not_cut_an_item_label() -> None:
+    text = (
+        "一、考务培训\n1.全体考务人员须于下午3:00报到，不得请假。\n2.监考员须于开考前40分钟签到。"
+    )
+    labels = [c.section_path for c in chunk_text(text)]
+    assert "一、考务培训 > 1.全体考务人员须于下午3:00报到" in labels

@@ -74,6 +74,37 @@ def test_html_main_text_without_site_chrome(tmp_path: Path) -> None:
         assert chrome not in doc.text
 
 
+def test_html_school_page_without_article_tag_keeps_the_notice_not_its_link_lists(
+    tmp_path: Path,
+) -> None:
+    """A school site's page in plain <div>s: the sidebar's heading and list of other notices,
+    the font-size switch and previous/next links are lists of links, not the notice."""
+    page = tmp_path / "通知.html"
+    page.write_text(
+        "<html><head><title>考务安排-某某中学</title></head><body>"
+        "<div class='top'><a>首页</a> | <a>学校概况</a> | <a>通知公告</a></div>"
+        "<div class='left'><h3>通知公告</h3><ul><li><a>关于召开家长会的通知</a></li>"
+        "<li><a>寒假放假安排</a></li></ul></div>"
+        "<div class='right'><h1>关于高考考务工作安排的通知</h1>"
+        "<div>【字体：<a>大</a> <a>中</a> <a>小</a>】</div>"
+        "<div class='content'><p><strong>一、考务人员安排</strong></p>"
+        "<p>全体考务人员须于6月6日下午3:00在学校报告厅参加考务培训，详见<a>培训安排</a>。</p></div>"
+        "<p>上一篇：<a>关于开展防溺水安全教育的通知</a></p></div></body></html>",
+        encoding="utf-8",
+    )
+    from ingest.chunk import chunk_text
+    from ingest.clean import clean_text
+
+    doc = load(page)
+    assert doc.title == "关于高考考务工作安排的通知"
+    text = clean_text(doc.text, title_hint=doc.title).text
+    assert "全体考务人员须于6月6日下午3:00在学校报告厅参加考务培训，详见培训安排。" in text
+    for chrome in ("通知公告", "家长会", "字体", "上一篇", "防溺水", "首页"):
+        assert chrome not in text
+    sections = [c.section_path for c in chunk_text(text)]
+    assert "一、考务人员安排" in sections
+
+
 def test_docx_headings_paragraphs_and_tables(tmp_path: Path) -> None:
     import docx
 
