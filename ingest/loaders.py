@@ -9,6 +9,7 @@ from __future__ import annotations
 import itertools
 import re
 import unicodedata
+from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
@@ -56,8 +57,9 @@ class TextLoader:
     suffixes: tuple[str, ...] = (".txt",)
 
     def load(self, path: Path) -> LoadedDocument:
-        """Decode the file."""
-        return LoadedDocument(decode_text(path.read_bytes()))
+        """Decode the file; lines broken at a fixed width are joined again."""
+        text = decode_text(path.read_bytes())
+        return LoadedDocument(_rejoin(text) if hard_wrapped(text) else text)
 
 
 def table_lines(rows: list[list[str]], header: list[str] | None = None) -> list[str]:
@@ -637,6 +639,35 @@ def _width(line: str) -> float:
     return sum(1.0 if unicodedata.east_asian_width(ch) in "WFA" else 0.5 for ch in line)
 
 
+# Lines of a text broken at a fixed width are at least this wide (a short line is a heading).
+_WRAP_MIN = 16
+
+
+def hard_wrapped(text: str) -> bool:
+    """Whether a plain text was saved with its lines broken at a fixed width (copied out of a
+    PDF or a mail), not one paragraph per line: many lines share one width, within a
+    character, and most of them stop mid-sentence."""
+    rows = [(ln.strip(), ln[:1].isspace()) for ln in text.splitlines() if ln.strip()]
+    rows = [(t, ind) for t, ind in rows if cjk_ratio(t) >= 0.5]
+    if len(rows) < _MIN_LINES_FOR_GEOMETRY:
+        return False
+    indent = [_INDENT_WIDTH if ind else 0.0 for _, ind in rows]
+    # A tool wraps by printed width or by character count; try both.
+    for widths in (
+        [_width(t) + i for (t, _), i in zip(rows, indent, strict=True)],
+        [len(t) + i for (t, _), i in zip(rows, indent, strict=True)],
+    ):
+        wide = [round(w) for w in widths if w >= _WRAP_MIN]
+        if not wide:
+            continue
+        mode = Counter(wide).most_common(1)[0][0]
+        at = [t for (t, _), w in zip(rows, widths, strict=True) if abs(w - mode) <= 1]
+        open_ended = sum(not _HARD_END.search(t) for t in at)
+        if len(at) >= 0.3 * len(rows) and open_ended >= 0.5 * len(at):
+            return True
+    return False
+
+
 def _rejoin(text: str) -> str:
     """Join the lines a PDF's layout wrapped, keep the lines its author broke.
 
@@ -655,10 +686,15 @@ def _rejoin(text: str) -> str:
     if len(cjk_rows) >= _MIN_LINES_FOR_GEOMETRY:
         full = _FULL_SHARE * sorted(cjk_rows)[int(0.9 * (len(cjk_rows) - 1))]
     indented = sum(ind for _, ind in rows)
-    # A first-line indent follows the end of the paragraph before; a hanging indent (a
-    # Word list's wrapped lines) follows a line broken mid-sentence and marks nothing.
+    # A first-line indent follows the end of a paragraph or a heading; a hanging indent (a
+    # Word list's wrapped lines) follows a full line broken mid-sentence and marks nothing.
     after_end = sum(
-        ind and bool(_LINE_END.search(before)) for (before, _), (_, ind) in itertools.pairwise(rows)
+        ind
+        and (
+            bool(_LINE_END.search(before))
+            or (full is not None and _width(before) + (_INDENT_WIDTH if b_ind else 0.0) < full)
+        )
+        for (before, b_ind), (_, ind) in itertools.pairwise(rows)
     )
     indent_marks = 0.05 * len(rows) <= indented <= 0.8 * len(rows) and after_end >= indented / 2
 

@@ -471,27 +471,29 @@ NOTICE_PAGE = (
 )
 
 
+NOTICE_LINES = [
+    "市教育考试院文件",
+    "市考院〔2026〕12号",
+    "关于做好2026年普通高校招生全国统一考试考点考务工作的通知",
+    "各区县招生考试机构：",
+    "为确保今年高考安全平稳进行，根据上级有关文件要求，结合我市实际，现就考点考务工作有关事项"
+    "通知如下。",
+    "一、考试时间",
+    "今年高考于6月7日至6月9日举行，各科目具体时间以准考证上公布的时间为准。考生须在每科开考前"
+    "30分钟凭准考证和居民身份证进入考场，开考15分钟后不得进入考场。",
+    "二、保密室管理",
+    # a full line ending in a bracket was wrapped there, not ended
+    "保密室须安装防盗门（含防盗锁）、视频监控设备和消防器材（灭火器不少于2具）。值守人员交接班时"
+    "须填写《值班记录表》（附件2），写明交接时间和试卷数量。",
+    "市教育考试院",
+    "2026年5月20日",
+]
+
+
 def test_pdf_notice_headings_title_and_signature_stay_lines_of_their_own() -> None:
     from ingest.loaders import _rejoin
 
-    lines = _rejoin(NOTICE_PAGE).split("\n")
-    assert lines == [
-        "市教育考试院文件",
-        "市考院〔2026〕12号",
-        "关于做好2026年普通高校招生全国统一考试考点考务工作的通知",
-        "各区县招生考试机构：",
-        "为确保今年高考安全平稳进行，根据上级有关文件要求，结合我市实际，现就考点考务工作有关事项"
-        "通知如下。",
-        "一、考试时间",
-        "今年高考于6月7日至6月9日举行，各科目具体时间以准考证上公布的时间为准。考生须在每科开考前"
-        "30分钟凭准考证和居民身份证进入考场，开考15分钟后不得进入考场。",
-        "二、保密室管理",
-        # a full line ending in a bracket was wrapped there, not ended
-        "保密室须安装防盗门（含防盗锁）、视频监控设备和消防器材（灭火器不少于2具）。值守人员交接班时"
-        "须填写《值班记录表》（附件2），写明交接时间和试卷数量。",
-        "市教育考试院",
-        "2026年5月20日",
-    ]
+    assert _rejoin(NOTICE_PAGE).split("\n") == NOTICE_LINES
 
 
 def test_pdf_without_indents_tells_headings_from_wraps_by_line_width() -> None:
@@ -525,6 +527,33 @@ def test_pdf_hanging_indent_of_a_word_list_does_not_break_its_items() -> None:
         "2.考生只准携带黑色字迹签字笔、2B铅笔、橡皮、直尺等规定的文具，不得携带手机、智能手表等"
         "具有通讯功能的电子设备进入考场。"
     )
+
+
+def test_txt_broken_at_a_fixed_width_is_joined_into_paragraphs(tmp_path: Path) -> None:
+    """A notice copied out of a PDF into a GBK text file keeps the PDF's line breaks."""
+    paragraphs = [line for line in NOTICE_LINES if not line.startswith(("市考院", "市教育"))]
+    body = []
+    for para in paragraphs:
+        if len(para) <= 12:  # title and headings stay lines of their own
+            body.append(para)
+            continue
+        text = "\u3000\u3000" + para
+        body += [text[i : i + 30] for i in range(0, len(text), 30)]
+    path = tmp_path / "通知.txt"
+    path.write_bytes("\r\n".join(body).encode("gbk"))
+    assert load(path).text.split("\n") == paragraphs
+
+
+def test_txt_with_one_paragraph_per_line_is_left_as_it_is(shared: Path) -> None:
+    from ingest.loaders import decode_text, hard_wrapped
+
+    files = [
+        *sorted((shared / "seeds").glob("*.txt")),
+        *sorted(shared.glob("eval/corpus/docs/*.txt")),
+    ]
+    assert files
+    for path in files:
+        assert not hard_wrapped(decode_text(path.read_bytes())), path.name
 
 
 def test_pdf_notice_is_cut_under_its_headings(tmp_path: Path) -> None:
