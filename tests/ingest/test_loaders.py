@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -504,6 +505,57 @@ def test_pdf_without_indents_tells_headings_from_wraps_by_line_width() -> None:
     assert "一、考试时间" in lines and "二、保密室管理" in lines
     assert "市教育考试院" in lines and "2026年5月20日" in lines
     assert any(line.startswith("今年高考于") and line.endswith("不得进入考场。") for line in lines)
+
+
+def _typeset_notice(path: Path, indent: bool) -> None:
+    """NOTICE_LINES typeset as an office would: a centred title in a larger font, paragraphs
+    wrapped by the layout (with a first-line indent, or without), a page number per page."""
+    from reportlab.lib.pagesizes import A4
+    from reportlab.lib.styles import ParagraphStyle
+    from reportlab.pdfbase import pdfmetrics
+    from reportlab.pdfbase.cidfonts import UnicodeCIDFont
+    from reportlab.platypus import Paragraph, SimpleDocTemplate
+
+    pdfmetrics.registerFont(UnicodeCIDFont("STSong-Light"))
+    body = ParagraphStyle(
+        "body", fontName="STSong-Light", fontSize=16, leading=40, wordWrap="CJK",
+        firstLineIndent=32 if indent else 0,
+    )  # fmt: skip
+    title = ParagraphStyle("title", parent=body, fontSize=22, leading=44, alignment=1,
+                           firstLineIndent=0)  # fmt: skip
+    story = [
+        Paragraph(line, title if i < 3 else body)
+        for i, line in enumerate(NOTICE_LINES)
+        if i != 3  # the addressee line: flush left, as in the text layer
+    ]
+
+    def page_number(canvas: Any, doc: Any) -> None:
+        canvas.setFont("STSong-Light", 10)
+        canvas.drawCentredString(A4[0] / 2, 30, f"— {doc.page} —")
+
+    SimpleDocTemplate(str(path), pagesize=A4).build(
+        story, onFirstPage=page_number, onLaterPages=page_number
+    )
+
+
+@pytest.mark.parametrize("indent", [True, False], ids=["indented", "flush"])
+def test_typeset_pdf_notice_keeps_headings_and_joins_wrapped_sentences(
+    tmp_path: Path, indent: bool
+) -> None:
+    from ingest.chunk import chunk_text
+    from ingest.clean import clean_text
+
+    path = tmp_path / "通知.pdf"
+    _typeset_notice(path, indent)
+    doc = load(path)
+    lines = doc.text.split("\n")
+    assert "一、考试时间" in lines and "二、保密室管理" in lines  # not run into their text
+    body = [line for line in NOTICE_LINES[4:] if len(line) > 12]
+    assert all(line in lines for line in body)  # each paragraph whole, over wraps and pages
+    cleaned = clean_text(doc.text, title_hint=doc.title)
+    assert cleaned.title == "关于做好2026年普通高校招生全国统一考试考点考务工作的通知"
+    sections = {c.section_path for c in chunk_text(cleaned.text)}
+    assert {"一、考试时间", "二、保密室管理"} <= sections
 
 
 def test_pdf_hanging_indent_of_a_word_list_does_not_break_its_items() -> None:
