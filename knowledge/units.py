@@ -70,6 +70,7 @@ class UnitBuilder:
         # start, end and text of the current lead-in, and sentences seen since it
         self._lead: tuple[int, int, str] | None = None
         self._since_lead = 0
+        self._lead_section: tuple[str, ...] | None = None
 
     def add(self, chunk: Any) -> list[Unit]:
         """The units of the next chunk."""
@@ -78,6 +79,9 @@ class UnitBuilder:
         heads = [h for h in getattr(chunk, "headings", ()) if h]
         head = heads[0][:30] if heads else self.short_title
         units: list[Unit] = []
+        section = getattr(chunk, "section", None)
+        if not _governed(section, self._lead_section):
+            self._lead = None
         for i, s in enumerate(split_sentences(chunk.text, base=chunk.start)):
             text_ = s.text
             lead = self._lead
@@ -91,11 +95,21 @@ class UnitBuilder:
             elif _LEAD_IN.search(text_):
                 self._lead = _lead_in(chunk.text, chunk.start, s.start, s.end)
                 self._since_lead = 0
+                self._lead_section = section
             elif not ITEM.match(text_):
                 self._lead = None
             embed = f"{head}\n{quote}" if head and head not in quote else quote
             units.append(Unit(chunk.ord, start, s.end, quote, embed))
         return units
+
+
+def _governed(section: tuple[str, ...] | None, lead_section: tuple[str, ...] | None) -> bool:
+    """Whether a lead-in in `lead_section` still introduces what a chunk in `section` holds:
+    the same section, or an item directly under it (第二十六条 > （一）). Under a heading of
+    its own ("一、考务人员安排") a list belongs to that heading, not to "通知如下：" above it."""
+    if section is None or lead_section is None:
+        return True
+    return section == lead_section or section[:-1] == lead_section
 
 
 def build_units(title: str, chunks: Sequence[Any]) -> list[Unit]:

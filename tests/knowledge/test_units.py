@@ -53,6 +53,22 @@ def test_lead_in_stops_governing_after_the_list() -> None:
     assert after == "第二十九条 考点应当设置保密室。"
 
 
+def test_a_notice_intro_does_not_lead_the_lists_under_its_headings() -> None:
+    """ "现将有关安排通知如下：" introduces the whole notice; the numbered items under
+    "一、考务人员安排" are that heading's, and are quoted alone."""
+    text = (
+        "为做好考务工作，现将有关安排通知如下：\n"
+        "一、考务人员安排\n"
+        "1.全体考务人员须于6月6日下午参加考务培训，不得请假。\n"
+        "2.监考员须于每场考试开考前40分钟到考务办公室签到。\n"
+        "二、考生入场\n"
+        "考生凭准考证、身份证经安检后进入考场。"
+    )
+    quotes = _units(text)
+    assert "2.监考员须于每场考试开考前40分钟到考务办公室签到。" in quotes
+    assert not any("通知如下" in q and "签到" in q for q in quotes)
+
+
 def test_lead_in_runs_back_over_semicolon_clauses() -> None:
     text = (
         "第四十八条 违反本法规定，有下列行为之一的，依法给予处分；构成犯罪的，依法追究刑事责任：\n"
