@@ -86,6 +86,12 @@ class LLMGenerator:
         except FutureTimeout as exc:
             future.cancel()
             raise TimeoutError(f"no reply within {self.timeout} s") from exc
+        except Exception as exc:
+            # The client has the same limit and, on a busy machine, may hit it first; its
+            # timeout (openai.APITimeoutError, httpx.ReadTimeout, ...) is still a timeout.
+            if any("Timeout" in cls.__name__ for cls in type(exc).__mro__):
+                raise TimeoutError(f"no reply within {self.timeout} s") from exc
+            raise
         content = reply.content
         if isinstance(content, list):  # some providers return content parts
             content = "".join(p.get("text", "") if isinstance(p, dict) else str(p) for p in content)

@@ -126,6 +126,17 @@ def test_timeout_falls_back_within_the_limit(seed_services) -> None:  # type: ig
     assert elapsed < 1.0 + 0.8  # the limit plus retrieval, not the server's 5 s
 
 
+def test_the_clients_own_timeout_counts_as_a_timeout(seed_services) -> None:  # type: ignore[no-untyped-def]
+    """The HTTP client has the same limit as kaowu's wait; on a busy machine it may give up
+    first, and that is still reported as a timeout, not as a provider error."""
+    with FakeOpenAI(lambda s, q: Slow(5.0, "太慢了[1]。")) as fake:
+        qa = _qa(seed_services.index, fake, timeout=0.5)
+        assert qa.generator is not None
+        qa.generator.timeout = 4.0  # kaowu waits longer than the client
+        answer = qa.ask(DUTY_Q)
+    assert answer.mode == "extractive" and answer.removed == [{"reason": "llm_timeout", "text": ""}]
+
+
 def test_no_llm_call_when_nothing_relevant(seed_services) -> None:  # type: ignore[no-untyped-def]
     with FakeOpenAI(lambda s, q: "编造的回答[1]。") as fake:
         answer = _qa(seed_services.index, fake).ask("今天北京天气怎么样？")
