@@ -245,8 +245,9 @@ def _is_data_table(table: Any) -> bool:
     return any(len(tr.find_all(["td", "th"])) >= 2 for tr in table.find_all("tr"))
 
 
-# Blocks that may hold a site's menus, sidebars of other articles, font-size and share links.
-_LINK_BLOCKS = ("div", "ul", "ol", "dl", "p", "span", "td", "section", "table")
+# Blocks that may hold a site's menus, sidebars of other articles, font-size and share links
+# (inline elements such as <span> are left alone: a link inside a sentence is part of it).
+_LINK_BLOCKS = ("div", "ul", "ol", "dl", "p", "td", "section", "table")
 _SENTENCE_MARK = re.compile(r"[。；;！？!?]")
 # Share of a block's text inside links above which it is a list of links, not prose.
 _LINK_SHARE = 0.5
@@ -282,7 +283,11 @@ class HtmlLoader:
         root = soup.find("article") or soup.find("main") or soup.body or soup
         title_h1 = root.find("h1")
         for tag in root.find_all(_LINK_BLOCKS):
-            if not tag.decomposed and tag is not title_h1 and _is_link_list(tag):
+            if tag.decomposed or tag is title_h1:
+                continue
+            if tag.name == "td" and _is_data_table(tag.find_parent("table")):
+                continue  # a cell of a timetable or a contact list, not a layout column
+            if _is_link_list(tag):
                 tag.decompose()
         h1 = root.find("h1")
         title = (h1.get_text(" ", strip=True) if h1 else None) or (
@@ -669,7 +674,8 @@ def hard_wrapped(text: str) -> bool:
 
 
 def _rejoin(text: str) -> str:
-    """Join the lines a PDF's layout wrapped, keep the lines its author broke.
+    """Join the lines a page layout wrapped (a PDF's, or a text copied out of one), keep the
+    lines its author broke.
 
     A line ends its paragraph when the next opens an outline item or is indented (where
     indentation marks paragraphs), when it ends a sentence, or when it stops short of the

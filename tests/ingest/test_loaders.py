@@ -89,7 +89,9 @@ def test_html_school_page_without_article_tag_keeps_the_notice_not_its_link_list
         "<div class='right'><h1>关于高考考务工作安排的通知</h1>"
         "<div>【字体：<a>大</a> <a>中</a> <a>小</a>】</div>"
         "<div class='content'><p><strong>一、考务人员安排</strong></p>"
-        "<p>全体考务人员须于6月6日下午3:00在学校报告厅参加考务培训，详见<a>培训安排</a>。</p></div>"
+        "<p>全体考务人员须于6月6日下午3:00在学校报告厅参加考务培训，详见<span><a>培训安排</a></span>。</p>"
+        "<table><tr><td>考场</td><td>地点</td></tr><tr><td><a>第1考场</a></td><td>1号楼</td></tr>"
+        "</table></div>"
         "<p>上一篇：<a>关于开展防溺水安全教育的通知</a></p></div></body></html>",
         encoding="utf-8",
     )
@@ -100,6 +102,7 @@ def test_html_school_page_without_article_tag_keeps_the_notice_not_its_link_list
     assert doc.title == "关于高考考务工作安排的通知"
     text = clean_text(doc.text, title_hint=doc.title).text
     assert "全体考务人员须于6月6日下午3:00在学校报告厅参加考务培训，详见培训安排。" in text
+    assert "考场：第1考场，地点：1号楼。" in text  # a linked cell of a data table stays
     for chrome in ("通知公告", "家长会", "字体", "上一篇", "防溺水", "首页"):
         assert chrome not in text
     sections = [c.section_path for c in chunk_text(text)]
