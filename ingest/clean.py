@@ -79,7 +79,7 @@ _ARTICLE_LABEL = re.compile(
     r"^(第[一二三四五六七八九十百零〇\d]+(?:[章节编]|条(?:之[一二三四五六七八九十]+)?)) (?=\S)"
 )
 _SALUTATION = re.compile(r"^(同志们|各位|尊敬的)")
-_SENTENCE_PUNCT = re.compile(r"[。！？；!?;]")
+SENTENCE_PUNCT = re.compile(r"[。！？；!?;]")
 _FULLWIDTH_ALNUM = {
     **{ord("０") + i: ord("0") + i for i in range(10)},
     **{ord("Ａ") + i: ord("A") + i for i in range(26)},
@@ -236,21 +236,21 @@ def _is_chrome(line: str) -> bool:
         hits += len(_CHROME_WEAK.findall(line))
     if hits >= 2 and len(line) <= 400:
         return True
-    return hits >= 1 and (len(line) <= 60 or not _SENTENCE_PUNCT.search(line))
+    return hits >= 1 and (len(line) <= 60 or not SENTENCE_PUNCT.search(line))
 
 
 def _is_body(line: str) -> bool:
     return bool(
         _SALUTATION.match(line)
         or _OUTLINE_START.match(line)
-        or (len(line) >= 40 and _SENTENCE_PUNCT.search(line))
+        or (len(line) >= 40 and SENTENCE_PUNCT.search(line))
     )
 
 
 def _title_score(line: str) -> int:
     if not (4 <= len(line) <= 60) or cjk_ratio(line) < 0.5 or line.startswith(("#", "（", "(")):
         return -1
-    if _SENTENCE_PUNCT.search(line[-1]) or _FULL_DATE.search(line):
+    if SENTENCE_PUNCT.search(line[-1]) or _FULL_DATE.search(line):
         return -1  # a dated line is the byline or the legislative history, not the title
     if _TITLE_END.search(line):
         return 3  # a title ends with what the document is: …条例, …法, …的讲话
@@ -322,7 +322,7 @@ def clean_text(
             continue
         if (
             i < first_body
-            and not _SENTENCE_PUNCT.search(ln)
+            and not SENTENCE_PUNCT.search(ln)
             and len(ln) < 30
             and not ln.startswith("—")
         ):

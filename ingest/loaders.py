@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 import prompts
+from ingest.clean import SENTENCE_PUNCT
 from knowledge.textutil import cjk_ratio
 from knowledge.units import ITEM
 
@@ -248,7 +249,6 @@ def _is_data_table(table: Any) -> bool:
 # Blocks that may hold a site's menus, sidebars of other articles, font-size and share links
 # (inline elements such as <span> are left alone: a link inside a sentence is part of it).
 _LINK_BLOCKS = ("div", "ul", "ol", "dl", "p", "td", "section", "table")
-_SENTENCE_MARK = re.compile(r"[。；;！？!?]")
 # Share of a block's text inside links above which it is a list of links, not prose.
 _LINK_SHARE = 0.5
 
@@ -257,7 +257,7 @@ def _is_link_list(tag: Any) -> bool:
     """Whether a block is mostly links and says nothing of its own (no sentence in it): a
     menu, a list of other articles, 上一篇/下一篇, 【字体：大 中 小】."""
     text = re.sub(r"\s+", "", tag.get_text())
-    if not text or _SENTENCE_MARK.search(text):
+    if not text or SENTENCE_PUNCT.search(text):
         return False
     linked = sum(len(re.sub(r"\s+", "", a.get_text())) for a in tag.find_all("a"))
     return linked / len(text) >= _LINK_SHARE
@@ -281,9 +281,8 @@ class HtmlLoader:
             if not tag.decomposed and tag.name not in ("body", "html", "main", "article"):
                 tag.decompose()
         root = soup.find("article") or soup.find("main") or soup.body or soup
-        title_h1 = root.find("h1")
         for tag in root.find_all(_LINK_BLOCKS):
-            if tag.decomposed or tag is title_h1:
+            if tag.decomposed:
                 continue
             if tag.name == "td" and _is_data_table(tag.find_parent("table")):
                 continue  # a cell of a timetable or a contact list, not a layout column
