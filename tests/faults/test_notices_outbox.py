@@ -18,7 +18,7 @@ from bot.settings import TelegramSettings
 from bot.store.db import head_revision
 from bot.tg_send import TelegramSender, standalone_bot
 from tests.bot.reports.harness import COORDINATOR, COORDINATOR_CHAT, Harness
-from tests.helpers import alembic_to
+from tests.helpers import SUBPROCESS_PATH, alembic_to
 from tests.telegram.fake_bot_api import FakeBotAPI
 
 CHIEF, OTHER_CHIEF = 101, 102
@@ -160,7 +160,7 @@ async def test_reports_tick_sends_through_the_bot_api_or_says_it_cannot(
 ) -> None:
     _escalate(h)
     env = {**os.environ, "KAOWU_DATA_DIR": str(h.services.settings.data_dir),
-           "PYTHONPATH": str(REPO), "DATABASE_URL": db_url,
+           "PYTHONPATH": SUBPROCESS_PATH, "DATABASE_URL": db_url,
            "COORDINATOR_CHAT_ID": str(COORDINATOR_CHAT)}  # fmt: skip
     env.pop("TELEGRAM_BOT_TOKEN", None)
     out = await asyncio.to_thread(_kaowu, env, "reports", "tick")

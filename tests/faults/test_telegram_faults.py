@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.helpers import SITES_CSV, eventually
+from tests.helpers import SITES_CSV, SUBPROCESS_PATH, eventually
 from tests.telegram.conftest import COORD_CHAT, COORDINATOR
 from tests.telegram.fake_bot_api import FakeBotAPI
 
@@ -30,7 +30,7 @@ def _env(tmp_path: Path, handbook_data: Path, api: FakeBotAPI, **extra: str) -> 
     data = tmp_path / "data"
     if not (data / "index").exists():
         shutil.copytree(handbook_data / "index", data / "index")
-    env = {**os.environ, "PYTHONPATH": str(REPO), "KAOWU_DATA_DIR": str(data),
+    env = {**os.environ, "PYTHONPATH": SUBPROCESS_PATH, "KAOWU_DATA_DIR": str(data),
            "TELEGRAM_BOT_TOKEN": TOKEN, "TELEGRAM_BASE_URL": api.base_url,
            "COORDINATOR_IDS": str(COORDINATOR), "COORDINATOR_CHAT_ID": str(COORD_CHAT),
            "NOTICE_POLL_SECONDS": "0.2", "NOTICE_RETRY_SECONDS": "0.2", **extra}  # fmt: skip

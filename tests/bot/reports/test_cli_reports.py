@@ -10,7 +10,7 @@ from pathlib import Path
 
 from openpyxl import load_workbook
 
-from tests.helpers import SITES_CSV
+from tests.helpers import SITES_CSV, SUBPROCESS_PATH
 
 REPO = Path(__file__).resolve().parents[3]
 
@@ -18,7 +18,7 @@ REPO = Path(__file__).resolve().parents[3]
 def run(
     tmp: Path, db_url: str, *args: str, stdin: str | None = None
 ) -> subprocess.CompletedProcess[str]:
-    env = {**os.environ, "PYTHONPATH": str(REPO), "KAOWU_DATA_DIR": str(tmp / "data"),
+    env = {**os.environ, "PYTHONPATH": SUBPROCESS_PATH, "KAOWU_DATA_DIR": str(tmp / "data"),
            "DATABASE_URL": db_url, "COORDINATOR_IDS": "900", "COORDINATOR_CHAT_ID": "-100"}  # fmt: skip
     return subprocess.run([sys.executable, "-m", "bot.cli", *args], input=stdin, env=env,
                           capture_output=True, text=True, timeout=120, cwd=tmp)  # fmt: skip

@@ -1,0 +1,26 @@
+"""Loaded by the kaowu processes that tests start (this folder is first on their PYTHONPATH).
+
+Report deadlines (20:00) and reminders (an hour before) are read against the clock, so a CLI
+test run in the evening, Beijing time, would see every report as late and a reminder due. In
+the evening the processes' report clock runs eight hours behind: same day, midday, still
+moving, so results do not depend on the hour CI happens to run.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from zoneinfo import ZoneInfo
+
+from bot.reports import schedule
+
+_EVENING = 18
+_SHIFT = timedelta(hours=8)
+
+
+def _daytime_now() -> datetime:
+    now = datetime.now(UTC)
+    local_hour = now.astimezone(ZoneInfo("Asia/Shanghai")).hour
+    return now - _SHIFT if local_hour >= _EVENING else now
+
+
+schedule.SystemClock.now = staticmethod(_daytime_now)  # type: ignore[method-assign]
