@@ -173,12 +173,16 @@ def _cut_partial_mark(text: str, mark: str) -> str:
 
 def _break_spaces(line: str) -> list[str]:
     """Split a line at spaces that stand for lost paragraph breaks between Chinese text."""
+    if _letter_spaced(line):
+        line = _LETTER_SPACE.sub("", line)
     parts: list[str] = []
     pos = 0
     seg_start = 0
     for m in re.finditer(rf"(?<=[{CJK}{CJK_PUNCT}:;!?])[ \t]+(?=[{CJK}{CJK_PUNCT}(])", line):
         left = line[seg_start : m.start()]
         right = line[m.end() :]
+        if right[:1] in _NO_LINE_START:  # "进入考场 。": no sentence or heading starts so
+            continue
         since = re.split(r"[。！？；]", left)[-1]
         if _MARKER_ONLY.match(_MD_MARK.sub("", since)):  # "第三条 监考员…": the heading's space
             continue
@@ -201,6 +205,24 @@ def _break_spaces(line: str) -> list[str]:
 
 
 _MD_MARK = re.compile(r"^#{1,6}\s+")
+# Punctuation that closes or continues a sentence, so a line never starts with it.
+_NO_LINE_START = "，。、；：？！”’）》】」』〕…,.;:?!)"
+# Some PDF producers justify a line by spacing its letters, and text extraction then puts a
+# space after nearly every character ("考 生 须 在 开 考 前 3 0 分 钟"). In such a line a single
+# space is letter spacing; only a wider gap can be a word or paragraph break.
+_LETTER_SPACED_MIN_TOKENS = 8
+_LETTER_SPACED_SHARE = 0.6
+_LETTER_SPACE = re.compile(r"(?<=\S) (?=\S)")
+
+
+def _letter_spaced(line: str) -> bool:
+    """Whether most of a Chinese line's space-separated pieces are single characters."""
+    tokens = line.split()
+    if len(tokens) < _LETTER_SPACED_MIN_TOKENS or cjk_ratio(line) < 0.5:
+        return False
+    return sum(len(t) == 1 for t in tokens) >= _LETTER_SPACED_SHARE * len(tokens)
+
+
 _OPEN, _CLOSE = "（(【〔", "）)】〕"
 # One or two characters on each side of a space: a word spread out for layout (总 则, 附 则).
 _SPACED_OUT = re.compile(rf"(?:^|[ \t]|[章节条编])[{CJK}]{{1,2}}$")
@@ -323,6 +345,7 @@ def clean_text(
         if (
             i < first_body
             and not SENTENCE_PUNCT.search(ln)
+            and "，" not in ln  # "为确保…，现将有关事项通知如下：" is prose, not a meta line
             and len(ln) < 30
             and not ln.startswith("—")
         ):
@@ -332,6 +355,17 @@ def clean_text(
     return CleanedText(text="\n".join(body), title=title, removed=removed)
 
 
+# A web page's <title> adds the site's name: "关于…的通知_某某县教育局", "某某县教育局 - 关于…的通知"
+# (a dash between digits is a range, and "——" opens a subtitle).
+_TITLE_PARTS = re.compile(r"\s*[_|｜]\s*|\s+[-–—]\s+|(?<=[^\d\s—–-])[-–—](?=[^\d\s—–-])")
+
+
 def _clean_title(title: str) -> str:
     title = _FILE_SUFFIX.sub("", title.strip().lstrip("#").strip())
-    return _normalise_spacing(to_simplified(strip_pinyin(title)))
+    title = _normalise_spacing(to_simplified(strip_pinyin(title)))
+    parts = [p for p in _TITLE_PARTS.split(title) if p.strip()]
+    if len(parts) > 1:
+        best = max(parts, key=lambda p: (_title_score(p), len(p)))
+        if _title_score(best) > 0:
+            return best
+    return title

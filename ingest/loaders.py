@@ -552,7 +552,7 @@ class PdfLoader:
             # Many PDFs are "encrypted" only against editing, with an empty password to open.
             if reader.is_encrypted and not _open_without_password(reader):
                 raise LoadError(prompts.load("pdf_password"))
-            pages = [page.extract_text() or "" for page in reader.pages]
+            pages = [_page_text(page) for page in reader.pages]
             meta_title = (reader.metadata.title if reader.metadata else None) or None
         except LoadError:
             raise
@@ -562,6 +562,32 @@ class PdfLoader:
         if not text.strip():
             raise LoadError("PDF 中没有可提取的文字（可能是扫描件，请先做文字识别）")
         return LoadedDocument(_rejoin(text), meta_title)
+
+
+# A page whose plain text has at least this many lines, most of them one or two characters
+# long, was drawn a character at a time.
+_GLYPH_PAGE_LINES = 20
+_GLYPH_SHARE = 0.6
+
+
+def _page_text(page: Any) -> str:
+    """A page's text: plain extraction, or by position where that falls apart into glyphs.
+
+    Some producers (converters from OFD or scans, some OA systems) draw every character as a
+    text object of its own; the plain extraction then puts each character on its own line, so
+    headings run into their paragraphs. The layout extraction places characters by their
+    position on the page, so a printed line comes back as one line, with its indent.
+    """
+    text = page.extract_text() or ""
+    lines = [ln.strip() for ln in text.splitlines() if ln.strip()]
+    short = sum(len(ln) <= 2 for ln in lines)
+    if len(lines) < _GLYPH_PAGE_LINES or short < _GLYPH_SHARE * len(lines):
+        return text
+    try:
+        laid = page.extract_text(extraction_mode="layout") or ""
+    except Exception:  # pypdf's layout mode is younger; the plain text is still usable
+        return text
+    return laid if laid.strip() else text
 
 
 def _open_without_password(reader: Any) -> bool:

@@ -177,3 +177,62 @@ def test_a_real_title_in_document_properties_is_kept() -> None:
         "第一条 为了保守国家秘密，制定本法。\n", title_hint="中华人民共和国保守国家秘密法"
     )
     assert cleaned.title == "中华人民共和国保守国家秘密法"
+
+
+def test_a_letter_spaced_line_is_one_sentence() -> None:
+    """Some PDFs justify text by spacing letters: the text layer has a space after each one."""
+    raw = (
+        "关于做好2026年高考考务工作的通知\n"
+        "一、考 生 须 在 每 科 开 考 前 3 0 分 钟 凭 准 考 证 进 入 考 场 ， 迟 到 考 生 按 规 定 处 理 。\n"
+        "第 三 条　监 考 员 不 得 携 带 手 机 进 入 考 场 。\n"
+    )
+    lines = clean_text(raw).text.split("\n")
+    assert lines == [
+        "一、考生须在每科开考前30分钟凭准考证进入考场，迟到考生按规定处理。",
+        "第三条 监考员不得携带手机进入考场。",
+    ]
+
+
+def test_a_stray_space_before_punctuation_does_not_cut_the_sentence() -> None:
+    raw = (
+        "关于做好2026年高考考务工作的通知\n"
+        "一、考生须在每科开考前30分钟凭准考证进入考场 。\n"
+        "二 、监考员不得携带手机进入考场 ，手机统一存放在考务办公室 。\n"
+    )
+    assert clean_text(raw).text.split("\n") == [
+        "一、考生须在每科开考前30分钟凭准考证进入考场。",
+        "二、监考员不得携带手机进入考场，手机统一存放在考务办公室。",
+    ]
+
+
+def test_a_short_lead_in_before_the_first_heading_is_kept() -> None:
+    raw = (
+        "关于做好2026年高考考务工作的通知\n"
+        "各考点：\n"
+        "为确保高考平稳有序，现将有关事项通知如下：\n"
+        "一、考务人员\n"
+        "监考员须于开考前40分钟到考务办公室签到。\n"
+    )
+    lines = clean_text(raw).text.split("\n")
+    assert lines[0] == "为确保高考平稳有序，现将有关事项通知如下："
+    assert "各考点：" not in lines  # the addressee is still a meta line
+
+
+@pytest.mark.parametrize(
+    "page_title",
+    [
+        "关于做好2026年高考考务工作的通知_某某县教育局",
+        "某某县教育局 - 关于做好2026年高考考务工作的通知",
+        "某某县教育局｜关于做好2026年高考考务工作的通知 | 首页",
+    ],
+)
+def test_the_site_name_in_a_page_title_is_dropped(page_title: str) -> None:
+    raw = "考生须提前三十分钟到达考点。\n"
+    assert clean_text(raw, title_hint=page_title).title == "关于做好2026年高考考务工作的通知"
+
+
+@pytest.mark.parametrize(
+    "title", ["坚守安全底线——在全市高考工作会议上的讲话", "2025-2026学年高考考务工作实施方案"]
+)
+def test_a_dash_inside_a_title_is_kept(title: str) -> None:
+    assert clean_text("考生须提前三十分钟到达考点。\n", title_hint=title).title == title

@@ -561,6 +561,62 @@ def test_typeset_pdf_notice_keeps_headings_and_joins_wrapped_sentences(
     assert {"一、考试时间", "二、保密室管理"} <= sections
 
 
+def _draw_glyph_by_glyph(path: Path, one_object_per_glyph: bool) -> None:
+    """NOTICE_LINES drawn a character at a time, as some converters write PDFs: each glyph
+    its own text object, or one text object that moves to each glyph's position, spacing the
+    letters a little to justify the line."""
+    from reportlab.pdfbase import pdfmetrics
+    from reportlab.pdfbase.cidfonts import UnicodeCIDFont
+    from reportlab.pdfgen import canvas
+
+    font, size, width = "STSong-Light", 14, 28
+    pdfmetrics.registerFont(UnicodeCIDFont(font))
+    pdf = canvas.Canvas(str(path))
+    y = 800.0
+    for i, para in enumerate(NOTICE_LINES):
+        indent = 2 if len(para) > 12 and i > 3 else 0
+        text = "\u3000" * indent + para
+        for line in (text[j : j + width] for j in range(0, len(text), width)):
+            x = 60.0
+            glyphs = pdf.beginText(x, y)
+            glyphs.setFont(font, size)
+            for ch in line:
+                advance = pdfmetrics.stringWidth(ch, font, size)
+                if one_object_per_glyph:
+                    pdf.setFont(font, size)
+                    pdf.drawString(x, y, ch)
+                else:
+                    glyphs.textOut(ch)
+                    glyphs.moveCursor(advance + 3, 0)
+                x += advance
+            if not one_object_per_glyph:
+                pdf.drawText(glyphs)
+            y -= size * 1.8
+            if y < 60:
+                pdf.showPage()
+                y = 800.0
+    pdf.save()
+
+
+@pytest.mark.parametrize("one_object_per_glyph", [True, False], ids=["objects", "moves"])
+def test_pdf_drawn_glyph_by_glyph_reads_as_lines_and_sentences(
+    tmp_path: Path, one_object_per_glyph: bool
+) -> None:
+    from ingest.chunk import chunk_text
+    from ingest.clean import clean_text
+
+    path = tmp_path / "通知.pdf"
+    _draw_glyph_by_glyph(path, one_object_per_glyph)
+    doc = load(path)
+    cleaned = clean_text(doc.text, title_hint=doc.title)
+    lines = cleaned.text.split("\n")
+    assert "一、考试时间" in lines and "二、保密室管理" in lines
+    assert NOTICE_LINES[4] in lines  # the lead-in before the first heading
+    assert NOTICE_LINES[6] in lines and NOTICE_LINES[8] in lines  # whole over wraps
+    sections = {c.section_path for c in chunk_text(cleaned.text)}
+    assert {"一、考试时间", "二、保密室管理"} <= sections
+
+
 def test_pdf_hanging_indent_of_a_word_list_does_not_break_its_items() -> None:
     from ingest.loaders import _rejoin
 
