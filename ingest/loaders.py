@@ -10,6 +10,7 @@ import itertools
 import re
 import unicodedata
 from collections import Counter
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
@@ -482,6 +483,64 @@ def _int(text: str | None, default: int) -> int:
         return default
 
 
+_MC_FALLBACK = "{http://schemas.openxmlformats.org/markup-compatibility/2006}Fallback"
+# Not the paragraph's text: its properties (tab stops are <w:tab> too), text a revision
+# deleted or moved away (a moved run keeps <w:t>), text boxes (content of their own, and a
+# drawing's fallback repeats it), field codes and the pinyin of a phonetic guide.
+_NOT_TEXT = frozenset(
+    {f"{_W}pPr", f"{_W}rPr", f"{_W}del", f"{_W}moveFrom", f"{_W}txbxContent", f"{_W}instrText",
+     f"{_W}rt", _MC_FALLBACK}
+)  # fmt: skip
+
+
+def docx_text(paragraph: Any) -> str:
+    """A Word paragraph's text as the document now reads, with its tracked revisions accepted.
+
+    python-docx reads only the runs directly in the paragraph or a hyperlink, so text inserted
+    with "track changes" on, a field's result (a cross-reference, a date) and a content
+    control inside the paragraph were missing, and a sentence could lose its figure.
+    """
+    out: list[str] = []
+
+    def walk(element: Any) -> None:
+        for child in element:
+            tag = child.tag
+            if tag in _NOT_TEXT:
+                continue
+            if tag == f"{_W}t":
+                out.append(child.text or "")
+            elif tag == f"{_W}tab":
+                out.append("\t")
+            elif tag in (f"{_W}br", f"{_W}cr"):
+                out.append("\n")
+            elif tag == f"{_W}noBreakHyphen":
+                out.append("-")
+            else:
+                walk(child)
+
+    walk(paragraph)
+    return "".join(out)
+
+
+def _blocks(container: Any) -> Iterator[Any]:
+    """The paragraphs and tables of a body or a table cell in order, also inside content
+    controls and tracked insertions; a table of contents (itself a content control) is left
+    out, as it only repeats the headings."""
+    for child in container.iterchildren():
+        tag = child.tag
+        if tag in (f"{_W}p", f"{_W}tbl"):
+            yield child
+        elif tag == f"{_W}sdt":
+            gallery = child.find(f"{_W}sdtPr/{_W}docPartObj/{_W}docPartGallery")
+            if gallery is not None and "Contents" in (gallery.get(f"{_W}val") or ""):
+                continue
+            content = child.find(f"{_W}sdtContent")
+            if content is not None:
+                yield from _blocks(content)
+        elif tag in (f"{_W}ins", f"{_W}customXml", f"{_W}moveTo"):
+            yield from _blocks(child)
+
+
 class DocxLoader:
     """Word documents (.docx): paragraphs and tables in order, heading styles as outline, and
     Word's automatic list numbers as text."""
@@ -501,8 +560,7 @@ class DocxLoader:
         title = (document.core_properties.title or "").strip() or None
         lines: list[str] = []
         numbering = _Numbering(document)
-        body = document.element.body
-        for child in body.iterchildren():
+        for child in _blocks(document.element.body):
             tag = child.tag.rsplit("}", 1)[-1]
             if tag == "p":
                 para = Paragraph(child, document)
@@ -512,7 +570,7 @@ class DocxLoader:
                     number = numbering.label(child, para.style)
                 except (AttributeError, KeyError, TypeError, ValueError):
                     number = ""
-                text = para.text.strip()
+                text = docx_text(child).strip()
                 if not text:
                     continue
                 text = number + text
@@ -526,7 +584,15 @@ class DocxLoader:
                     lines.append(text)
             elif tag == "tbl":
                 rows = Table(child, document).rows
-                texts = [[cell.text.strip() for cell in row.cells] for row in rows]
+                texts = [
+                    [
+                        "\n".join(
+                            docx_text(p) for p in _blocks(cell._tc) if p.tag == f"{_W}p"
+                        ).strip()
+                        for cell in row.cells
+                    ]
+                    for row in rows
+                ]
                 # A row marked "repeat as header row" names the columns; few authors mark it.
                 first = child.find(f"{_W}tr")
                 marked = len(texts) > 1 and (

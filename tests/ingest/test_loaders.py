@@ -370,6 +370,72 @@ def test_docx_with_a_style_based_on_itself_still_loads(tmp_path: Path) -> None:
     assert load(path).text == "保密室每班至少两人。"
 
 
+_WNS = 'xmlns:w="http://schemas.openxmlformats.org/wordprocessingml/2006/main"'
+_REV = 'w:author="招生办" w:date="2026-05-20T09:00:00Z"'
+
+
+def _xml(fragment: str) -> Any:
+    from docx.oxml import parse_xml
+
+    return parse_xml(fragment.replace(">", f" {_WNS}>", 1))  # the namespace on the outer tag
+
+
+def test_docx_reads_as_the_document_now_stands(tmp_path: Path) -> None:
+    """Revisions left tracked, a field's result, content controls and a phonetic guide: Word
+    shows their text, so the quote must carry it (python-docx's paragraph text drops it)."""
+    import docx
+
+    d = docx.Document()
+    revised = d.add_paragraph("监考员须于开考前")
+    revised._p.append(_xml(f'<w:ins w:id="1" {_REV}><w:r><w:t>40分钟</w:t></w:r></w:ins>'))
+    revised._p.append(
+        _xml(f'<w:del w:id="2" {_REV}><w:r><w:delText>30分钟</w:delText></w:r></w:del>')
+    )
+    revised._p.append(_xml("<w:r><w:t>到考务办公室签到。</w:t></w:r>"))
+    moved = d.add_paragraph("考生")
+    moved._p.append(_xml(f'<w:moveFrom w:id="3" {_REV}><w:r><w:t>不得</w:t></w:r></w:moveFrom>'))
+    moved._p.append(_xml("<w:r><w:t>须按时进场。</w:t></w:r>"))
+    field = d.add_paragraph("考场规则详见")
+    field._p.append(
+        _xml('<w:fldSimple w:instr=" REF 附件 "><w:r><w:t>附件2</w:t></w:r></w:fldSimple>')
+    )
+    field._p.append(_xml("<w:r><w:t>。</w:t></w:r>"))
+    guide = d.add_paragraph("试卷须存放在")
+    guide._p.append(
+        _xml(
+            "<w:ruby><w:rubyPr/><w:rt><w:r><w:t>bǎo mì shì</w:t></w:r></w:rt>"
+            "<w:rubyBase><w:r><w:t>保密室</w:t></w:r></w:rubyBase></w:ruby>"
+        )
+    )
+    guide._p.append(_xml("<w:r><w:t>。</w:t></w:r>"))
+    body = d.element.body
+    toc = _xml(
+        '<w:sdt><w:sdtPr><w:docPartObj><w:docPartGallery w:val="Table of Contents"/>'
+        "</w:docPartObj></w:sdtPr><w:sdtContent><w:p><w:r><w:t>目录</w:t></w:r></w:p>"
+        "</w:sdtContent></w:sdt>"
+    )
+    body.insert(0, toc)
+    control = _xml(
+        "<w:sdt><w:sdtPr/><w:sdtContent><w:p><w:r><w:t>二、开考15分钟后考生不得进入考场。"
+        "</w:t></w:r></w:p></w:sdtContent></w:sdt>"
+    )
+    body.insert(len(body) - 1, control)
+    table = d.add_table(rows=1, cols=2)
+    table.cell(0, 0).text = "签到时间"
+    cell = table.cell(0, 1).paragraphs[0]
+    cell._p.append(_xml(f'<w:ins w:id="4" {_REV}><w:r><w:t>7:20</w:t></w:r></w:ins>'))
+    path = tmp_path / "修订稿.docx"
+    d.save(str(path))
+    assert load(path).text.split("\n") == [
+        "监考员须于开考前40分钟到考务办公室签到。",
+        "考生须按时进场。",
+        "考场规则详见附件2。",
+        "试卷须存放在保密室。",
+        "二、开考15分钟后考生不得进入考场。",
+        "签到时间，7:20。",
+    ]
+
+
 def test_docx_numbered_list_item_is_quoted_with_its_lead_in(tmp_path: Path) -> None:
     from ingest.chunk import chunk_text
     from ingest.clean import clean_text
