@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -607,26 +608,6 @@ def _typeset_notice(path: Path, indent: bool) -> None:
     )
 
 
-@pytest.mark.parametrize("indent", [True, False], ids=["indented", "flush"])
-def test_typeset_pdf_notice_keeps_headings_and_joins_wrapped_sentences(
-    tmp_path: Path, indent: bool
-) -> None:
-    from ingest.chunk import chunk_text
-    from ingest.clean import clean_text
-
-    path = tmp_path / "通知.pdf"
-    _typeset_notice(path, indent)
-    doc = load(path)
-    lines = doc.text.split("\n")
-    assert "一、考试时间" in lines and "二、保密室管理" in lines  # not run into their text
-    body = [line for line in NOTICE_LINES[4:] if len(line) > 12]
-    assert all(line in lines for line in body)  # each paragraph whole, over wraps and pages
-    cleaned = clean_text(doc.text, title_hint=doc.title)
-    assert cleaned.title == "关于做好2026年普通高校招生全国统一考试考点考务工作的通知"
-    sections = {c.section_path for c in chunk_text(cleaned.text)}
-    assert {"一、考试时间", "二、保密室管理"} <= sections
-
-
 def _draw_glyph_by_glyph(path: Path, one_object_per_glyph: bool) -> None:
     """NOTICE_LINES drawn a character at a time, as some converters write PDFs: each glyph
     its own text object, or one text object that moves to each glyph's position, spacing the
@@ -664,21 +645,33 @@ def _draw_glyph_by_glyph(path: Path, one_object_per_glyph: bool) -> None:
     pdf.save()
 
 
-@pytest.mark.parametrize("one_object_per_glyph", [True, False], ids=["objects", "moves"])
-def test_pdf_drawn_glyph_by_glyph_reads_as_lines_and_sentences(
-    tmp_path: Path, one_object_per_glyph: bool
+# A notice made into a PDF the ways offices make them: typeset with or without first-line
+# indents, or drawn a character at a time (each glyph its own object, or one object that moves
+# to each glyph).
+PDF_NOTICES: dict[str, Callable[[Path], None]] = {
+    "typeset-indented": lambda path: _typeset_notice(path, indent=True),
+    "typeset-flush": lambda path: _typeset_notice(path, indent=False),
+    "glyph-objects": lambda path: _draw_glyph_by_glyph(path, one_object_per_glyph=True),
+    "glyph-moves": lambda path: _draw_glyph_by_glyph(path, one_object_per_glyph=False),
+}
+
+
+@pytest.mark.parametrize("make", PDF_NOTICES.values(), ids=PDF_NOTICES.keys())
+def test_pdf_notice_keeps_headings_and_joins_wrapped_sentences(
+    tmp_path: Path, make: Callable[[Path], None]
 ) -> None:
     from ingest.chunk import chunk_text
     from ingest.clean import clean_text
 
     path = tmp_path / "通知.pdf"
-    _draw_glyph_by_glyph(path, one_object_per_glyph)
+    make(path)
     doc = load(path)
     cleaned = clean_text(doc.text, title_hint=doc.title)
+    assert cleaned.title == "关于做好2026年普通高校招生全国统一考试考点考务工作的通知"
     lines = cleaned.text.split("\n")
-    assert "一、考试时间" in lines and "二、保密室管理" in lines
-    assert NOTICE_LINES[4] in lines  # the lead-in before the first heading
-    assert NOTICE_LINES[6] in lines and NOTICE_LINES[8] in lines  # whole over wraps
+    assert "一、考试时间" in lines and "二、保密室管理" in lines  # not run into their text
+    body = [line for line in NOTICE_LINES[4:] if len(line) > 12]
+    assert all(line in lines for line in body)  # each paragraph whole, over wraps and pages
     sections = {c.section_path for c in chunk_text(cleaned.text)}
     assert {"一、考试时间", "二、保密室管理"} <= sections
 
