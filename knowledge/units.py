@@ -96,7 +96,17 @@ class UnitBuilder:
                 self._lead = _lead_in(chunk.text, chunk.start, s.start, s.end)
                 self._since_lead = 0
                 self._lead_section = section
-            elif not ITEM.match(text_):
+                # A lead-in announces what follows ("现将有关事项通知如下：", "下列行为应当认定
+                # 为考试作弊："); alone it answers nothing, and its items quote it. It stays a
+                # unit only when it was too long to be carried whole.
+                if self._lead[0] <= s.start:
+                    continue
+            elif lead is not None and self._since_lead == 1:
+                # An unnumbered sentence right after its lead-in is what the lead-in announced
+                # ("考生只准携带下列物品：2B铅笔、黑色签字笔、橡皮。").
+                quote, start = lead[2] + text_, lead[0]
+                self._lead = None
+            else:
                 self._lead = None
             embed = f"{head}\n{quote}" if head and head not in quote else quote
             units.append(Unit(chunk.ord, start, s.end, quote, embed))

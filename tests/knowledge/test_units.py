@@ -90,3 +90,25 @@ def test_headings_are_not_units_and_offsets_point_at_the_text() -> None:
         assert text[u.start : u.end] == u.quote
         assert u.quote in u.embed
     assert units[0].embed.startswith("一、岗位职责\n")  # the top-level heading gives context
+
+
+def test_a_lead_in_is_quoted_only_with_what_it_announces() -> None:
+    """A lead-in ("现将有关事项通知如下：", "下列行为应当认定为考试作弊：") answers nothing alone:
+    it is never a unit of its own, while an unnumbered sentence right after it is quoted
+    with it."""
+    text = (
+        "为确保高考平稳有序，现将有关事项通知如下：\n"
+        "一、考生入场\n"
+        "考生进入考场只准携带下列物品：\n"
+        "2B铅笔、黑色字迹签字笔、橡皮和直尺。\n"
+        "开考15分钟后考生不得进入考场。"
+    )
+    quotes = _units(text)
+    assert not any(q.endswith("：") for q in quotes), quotes
+    assert "考生进入考场只准携带下列物品：2B铅笔、黑色字迹签字笔、橡皮和直尺。" in quotes
+    assert "开考15分钟后考生不得进入考场。" in quotes  # only the next sentence joins
+    assert not any("通知如下" in q for q in quotes)
+    # the law's items still carry their lead-in, which is not quoted alone
+    law = _units(LAW)
+    assert not any(q.endswith("认定为考试作弊：") for q in law)
+    assert sum(q.startswith("第二十八条 考生有下列行为之一的") for q in law) == 3
