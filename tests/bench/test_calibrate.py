@@ -91,3 +91,23 @@ def test_ranker_strength_is_chosen_on_the_training_sets_and_recorded() -> None:
     assert chosen > flat > math.log(1 / 8) - 1e-6
     assert cal.fit(items).info["ranker_l2"] == cal.choose_l2(items)
     assert cal.choose_l2([it for it in items if it.set == "a"], grid=(1.0, 3.0, 9.0)) == 3.0
+
+
+def _threshold_items(answerable: list[float], unanswerable: list[float]) -> tuple[list, list]:
+    items = [
+        cal.Item("a", "a.jsonl", f"q{i}", "问题", ok, [], [])
+        for i, ok in enumerate([True] * len(answerable) + [False] * len(unanswerable))
+    ]
+    return items, [*answerable, *unanswerable]
+
+
+def test_threshold_sits_in_the_middle_of_the_gap_and_one_question_does_not_move_it() -> None:
+    """Between questions that should be answered (p 0.6-0.9) and ones that should not
+    (p 0.1-0.3), the threshold lies mid-gap, not on its edge next to an unanswerable one;
+    one more unanswerable question near the gap's edge leaves it almost where it was."""
+    answerable = [0.6 + 0.3 * i / 19 for i in range(20)]
+    unanswerable = [0.1 + 0.2 * i / 9 for i in range(10)]
+    t = cal.choose_threshold(*_threshold_items(answerable, unanswerable))
+    assert 0.4 <= t <= 0.5, t
+    again = cal.choose_threshold(*_threshold_items(answerable, [*unanswerable, 0.33]))
+    assert abs(again - t) <= 0.03 and again > 0.33, (t, again)
