@@ -349,6 +349,11 @@ def rank(
 # first would alone, and has a real chance of being the answer (the ranker's scores are
 # log-odds between one question's candidates, so their softmax is that chance).
 FURTHER_MIN_SHARE = 0.05
+# ... and at least this many times the share every candidate would get by chance: with ten
+# candidates (a single short notice) 0.05 is below chance, and the next sentences of the notice
+# became citations however unrelated. On the shared sets (27-81 candidates) it drops 2 of 77
+# further citations, neither an answer.
+FURTHER_VS_CHANCE = 2.0
 _RELATED_MAX = 2
 
 
@@ -379,8 +384,9 @@ def decide(ranked: Ranked, model: AnswerModel, max_citations: int = 3) -> Decisi
         scores = np.array([c.logit for c in cands])
         share = np.exp(scores - scores.max())
         share /= share.sum()
+        bar = max(FURTHER_MIN_SHARE, FURTHER_VS_CHANCE / len(cands))
         for c, p in zip(cands[1:], share[1:], strict=True):
-            if len(chosen) >= max_citations or p < FURTHER_MIN_SHARE:
+            if len(chosen) >= max_citations or p < bar:
                 break
             if model.p_answer(signals(c)) < model.answer_at:
                 continue
