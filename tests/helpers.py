@@ -13,7 +13,7 @@ from zoneinfo import ZoneInfo
 
 REPO = Path(__file__).resolve().parents[1]
 # PYTHONPATH for kaowu processes started by tests: the repository, after a shim that keeps
-# their report clock out of the evening (see tests/daytime/sitecustomize.py).
+# their report clock in the daytime (see tests/daytime/sitecustomize.py).
 SUBPROCESS_PATH = os.pathsep.join([str(REPO / "tests" / "daytime"), str(REPO)])
 PG_URL = os.environ.get("KAOWU_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test")
 SHANGHAI = ZoneInfo("Asia/Shanghai")
