@@ -93,7 +93,9 @@ def test_ranker_strength_is_chosen_on_the_training_sets_and_recorded() -> None:
     assert cal.choose_l2([it for it in items if it.set == "a"], grid=(1.0, 3.0, 9.0)) == 3.0
 
 
-def _threshold_items(answerable: list[float], unanswerable: list[float]) -> tuple[list, list]:
+def _threshold_items(
+    answerable: list[float], unanswerable: list[float]
+) -> tuple[list[cal.Item], list[float]]:
     items = [
         cal.Item("a", "a.jsonl", f"q{i}", "问题", ok, [], [])
         for i, ok in enumerate([True] * len(answerable) + [False] * len(unanswerable))
