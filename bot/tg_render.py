@@ -124,6 +124,11 @@ def answer_keyboard(answer: Answer, answer_id: int | None) -> InlineKeyboardMark
     return InlineKeyboardMarkup([sources, votes])
 
 
+def _loose(quote: str) -> re.Pattern[str]:
+    """A pattern for `quote` that allows any white space between its characters."""
+    return re.compile(r"\s*".join(re.escape(ch) for ch in quote if not ch.isspace()))
+
+
 def passage_messages(p: Passage) -> list[str]:
     """The full passage with the quoted sentence in bold."""
     where = f"[{p.n}] {p.title} · {p.section}" if p.section else f"[{p.n}] {p.title}"
@@ -134,10 +139,12 @@ def passage_messages(p: Passage) -> list[str]:
     # A lead-in + item quote is two pieces joined by an ellipsis: emphasise each.
     body, rest = "", p.text
     for part in (x for x in p.quote.split(ELISION) if x):
-        before, found, rest = rest.partition(part)
+        # A quote gives a sentence broken over lines on one line: match across white space.
+        found = _loose(part).search(rest)
         if not found:
             body, rest = "", p.text
             break
+        before, part, rest = rest[: found.start()], found.group(), rest[found.end() :]
         body += (
             html.escape(before, quote=False)
             + "<b><u>"

@@ -14,7 +14,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from knowledge.textutil import split_sentences
+from knowledge.textutil import Span, split_sentences
 
 # A list item opens with its own number: （一） (1) 1. 1、 ① 一、
 ITEM = re.compile(
@@ -31,6 +31,12 @@ _LEAD_IN_REACH = 1500
 _LEAD_IN_MAX = 90
 _FULL_STOP = re.compile(r"[。！？!?\n]")
 _MIN_CONTENT = 6
+# A list entry needs only a word after its number ("（一）警告；"): its lead-in says the rest.
+_MIN_ITEM = 3
+# A line that opens a part of its own: a numbered item, an article, a chapter.
+_OPENS_PART = re.compile(rf"{ITEM.pattern}|^第[一二三四五六七八九十百零〇\d]+[章节条编]")
+# Lines joined into one sentence stay within the length of a long sentence.
+_JOINED_MAX = 160
 _HEADING_MAX = 40
 # A quote built from a lead-in and an item marks the gap it skips.
 ELISION = "……"
@@ -82,14 +88,28 @@ class UnitBuilder:
         section = getattr(chunk, "section", None)
         if not _governed(section, self._lead_section):
             self._lead = None
-        for i, s in enumerate(split_sentences(chunk.text, base=chunk.start)):
+        # A chunk cut from the middle of a section does not open with a heading.
+        first = chunk.text.split("\n", 1)[0].lstrip("#").strip()
+        opens = not heads or any(h.startswith(first) or first.startswith(h) for h in heads)
+        spans = sentences(chunk.text, chunk.start, opens)
+        for i, s in enumerate(spans):
             text_ = s.text
             lead = self._lead
             self._since_lead += 1
-            if _content_len(text_) < _MIN_CONTENT or is_heading(text_, at_section_start=(i == 0)):
+            item = (
+                bool(ITEM.match(text_)) and lead is not None and s.start - lead[1] <= _LEAD_IN_REACH
+            )
+            # A numbered line under a lead-in with nothing below it is an entry of the list
+            # ("只准携带下列物品：" then "（一）2B铅笔"), not a heading, however short: it is
+            # quoted with its lead-in.
+            entry = item and len(spans) == 1
+            at_start = i == 0 and opens and not entry
+            if _content_len(text_) < (_MIN_ITEM if item else _MIN_CONTENT) or is_heading(
+                text_, at_section_start=at_start
+            ):
                 continue
             quote, start = text_, s.start
-            if ITEM.match(text_) and lead is not None and s.start - lead[1] <= _LEAD_IN_REACH:
+            if item and lead is not None:
                 joint = "" if self._since_lead == 1 else ELISION
                 quote, start = lead[2] + joint + text_, lead[0]
             elif _LEAD_IN.search(text_):
@@ -111,6 +131,35 @@ class UnitBuilder:
             embed = f"{head}\n{quote}" if head and head not in quote else quote
             units.append(Unit(chunk.ord, start, s.end, quote, embed))
         return units
+
+
+def sentences(text: str, base: int, opens_section: bool = True) -> list[Span]:
+    """A chunk's sentences, with a line that breaks off mid-sentence joined to the lines that
+    finish it.
+
+    A line break can fall inside a sentence: a space typed as a pause and read as a lost
+    paragraph break ("开考15分钟后 考生不得进入考场。"), a <br> or a Word line break, a PDF line the
+    wrap joiner could not place. Quoted alone, the second half drops its condition ("考生不得
+    进入考场。"). Only a short line is continued: a long one without a full stop is more often a
+    paragraph that lacks one. The first line of a chunk that opens a section stays apart (it is
+    the heading), and a line never runs into one that opens a numbered item or article.
+    """
+    out: list[Span] = []
+    for s in split_sentences(text, base=base):
+        prev = out[-1] if out else None
+        if (
+            prev is not None
+            and (len(out) > 1 or not opens_section)
+            and len(prev.text) <= _HEADING_MAX
+            and not _FINAL.search(prev.text)
+            and "\n" in text[prev.end - base : s.start - base]
+            and not _OPENS_PART.match(s.text)
+            and len(prev.text) + len(s.text) <= _JOINED_MAX
+        ):
+            out[-1] = Span(prev.start, s.end, f"{prev.text} {s.text}")
+        else:
+            out.append(s)
+    return out
 
 
 def _governed(section: tuple[str, ...] | None, lead_section: tuple[str, ...] | None) -> bool:
@@ -142,4 +191,5 @@ def _lead_in(text: str, base: int, start: int, end: int) -> tuple[int, int, str]
         cut = min(cuts)
         piece = piece[cut + 1 :]
     lead = piece.strip()
-    return end - len(lead), end, lead
+    # A lead-in broken over lines (see `sentences`) is quoted on one.
+    return end - len(lead), end, lead.replace("\n", " ")

@@ -79,3 +79,13 @@ def test_passage_marks_the_quote() -> None:
     assert "<b><u>监考员须核对证件。</u></b>" in m and "后文&lt;完&gt;" in m
     changed = passage_messages(Passage(1, "手册", "", "旧引文", "旧引文", False))
     assert "已更新" in changed[0] and "旧引文" in changed[0]
+
+
+def test_passage_marks_a_quote_whose_sentence_was_broken_over_lines() -> None:
+    text = "考生须知\n开考15分钟后\n考生不得进入考场。\n考生只准携带下列物品：\n（一）2B铅笔\n（二）橡皮"
+    (m,) = passage_messages(Passage(1, "须知", "", text, "开考15分钟后 考生不得进入考场。", True))
+    assert "<b><u>开考15分钟后\n考生不得进入考场。</u></b>" in m
+    (m,) = passage_messages(
+        Passage(1, "须知", "", text, "考生只准携带下列物品：……（二）橡皮", True)
+    )
+    assert m.count("<b><u>") == 2 and "<b><u>（二）橡皮</u></b>" in m

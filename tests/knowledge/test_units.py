@@ -112,3 +112,57 @@ def test_a_lead_in_is_quoted_only_with_what_it_announces() -> None:
     law = _units(LAW)
     assert not any(q.endswith("认定为考试作弊：") for q in law)
     assert sum(q.startswith("第二十八条 考生有下列行为之一的") for q in law) == 3
+
+
+def test_a_sentence_broken_over_lines_is_quoted_whole() -> None:
+    """A space typed as a pause, a <br> or a Word line break can cut a sentence in two: the
+    second half alone ("考生方可交卷离场。") would drop its condition."""
+    from ingest.clean import clean_text
+
+    raw = (
+        "关于2025年高考考生须知\n"
+        "各位考生：为确保高考顺利进行，现将考试有关事项告知如下，请认真阅读并遵照执行。\n"
+        "开考15分钟后 考生不得进入考场。考试结束前30分钟 考生方可交卷离场。\n"
+        "考生进入考场后\n应当对号入座\n将准考证放在桌面左上角。\n"
+        "一、违纪处理\n考生违反考场纪律的\n由监考员当场记录。"
+    )
+    text = clean_text(raw).text
+    units = build_units("须知", chunk_text(text, max_chars=120))
+    quotes = [u.quote for u in units]
+    assert "开考15分钟后 考生不得进入考场。" in quotes
+    assert "考试结束前30分钟 考生方可交卷离场。" in quotes
+    assert "考生进入考场后 应当对号入座 将准考证放在桌面左上角。" in quotes
+    assert "考生违反考场纪律的 由监考员当场记录。" in quotes  # the heading stays apart
+    for u in units:  # offsets still span the source text
+        assert text[u.start : u.end].replace("\n", " ") == u.quote
+
+
+def test_broken_lines_never_run_into_an_item_or_over_a_long_line() -> None:
+    text = (
+        "一、考场规则\n"
+        "考生应当遵守下列规定\n"
+        "（一）按时进入考场；\n"
+        "（二）服从监考员管理。\n"
+        "监考员应当在开考前核对每一名考生的准考证和身份证件并在考场记录表上签字确认无误后开始发卷\n"
+        "考场内应当保持安静。"
+    )
+    quotes = _units(text)
+    assert "（一）按时进入考场；" in quotes and "（二）服从监考员管理。" in quotes
+    assert "考场内应当保持安静。" in quotes  # a long line without a full stop is a paragraph
+
+
+def test_short_list_entries_are_quoted_with_their_lead_in() -> None:
+    """List entries are often a word or two ("（一）警告；", "（二）橡皮"), with or without
+    punctuation: each is quoted with its lead-in, while a heading over its own text is not."""
+    law = _units("第十条 治安管理处罚的种类分为：\n（一）警告；\n（二）罚款；\n（三）行政拘留。")
+    assert "第十条 治安管理处罚的种类分为：（一）警告；" in law
+    assert f"第十条 治安管理处罚的种类分为：{ELISION}（二）罚款；" in law
+    notice = _units(
+        "一、考生入场\n考生进入考场时\n只准携带下列物品：\n（一）2B铅笔\n（二）橡皮\n"
+        "二、考试时间\n具体时间以准考证为准。"
+    )
+    assert notice == [
+        "考生进入考场时 只准携带下列物品：（一）2B铅笔",
+        f"考生进入考场时 只准携带下列物品：{ELISION}（二）橡皮",
+        "具体时间以准考证为准。",
+    ]
