@@ -109,6 +109,7 @@ class _Open:
     listed: bool = False  # an item of a list that a colon introduces
     paragraphs: int = 1  # this item's paragraphs so far
     single_before: bool = True  # every earlier item of its list was one paragraph
+    bare_before: bool = True  # ... and ended without punctuation (a list of bare entries)
 
 
 _HEADING_END = re.compile(r"[。！？；;!?\n]")
@@ -170,6 +171,11 @@ def outline(text: str) -> list[Section]:
                 if before is not None and number == before.number + 1:
                     opened.listed = before.listed
                     opened.single_before = before.single_before and before.paragraphs == 1
+                    opened.bare_before = (
+                        before.bare_before
+                        and opened.single_before
+                        and _char_before(text, pos) not in _ITEM_ENDS
+                    )
                 else:
                     opened.listed = _char_before(text, pos) in ("：", ":")
             if depth is not None:
@@ -208,12 +214,14 @@ def _paragraph_after_item(
 ) -> None:
     """A paragraph without a number after a list of one-paragraph items ("（四）…的。" then "有前款
     行为的，…") belongs to what introduced the list, not to the last item. An item that is a
-    title ("二、考试地点") or already ran over several paragraphs keeps its paragraphs."""
+    title ("二、考试地点") or already ran over several paragraphs keeps its paragraphs. In a list
+    of bare entries ("（一）2B铅笔" "（二）橡皮"), the last one is an entry like the others."""
     top = stack[-1]
-    complete = item_end in _ITEM_ENDS
+    complete = item_end in _ITEM_ENDS or (top.bare_before and item_end not in ("：", ":"))
     if complete and top.number >= 2 and top.single_before and top.paragraphs == 1:
-        while stack and stack[-1].listed:
-            stack.pop()
+        # Only this list ends: a list that holds it ("通知如下：" then "一、…") goes on, so its
+        # next heading ("二、…") still opens a section.
+        stack.pop()
         starts.append(_snapshot(pos, stack))
     else:
         top.paragraphs += 1

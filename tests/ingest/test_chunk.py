@@ -111,6 +111,36 @@ def test_a_paragraph_after_a_list_belongs_to_the_article_not_the_last_item() -> 
     assert item.section_path.endswith("（二）阻碍执行职务的")
 
 
+def test_a_list_inside_a_notice_point_ends_without_ending_the_points() -> None:
+    """A notice's points ("通知如下：" then "一、…") often hold a list of their own. When that
+    list ends, the points go on: "二、" must still open a section."""
+    text = (
+        "为做好考试工作，现将有关事项通知如下：\n"
+        "一、考生入场\n考生只准携带下列物品：\n（一）2B铅笔；\n（二）橡皮；\n"
+        "开考15分钟后考生不得进入考场。\n"
+        "二、监考员职责\n监考员须于开考前40分钟签到。\n"
+        "三、应急处置\n遇停电应立即报告。"
+    )
+    chunks = chunk_text(text)
+    assert next(c for c in chunks if "开考15分钟后" in c.text).section_path == "一、考生入场"
+    assert next(c for c in chunks if "签到" in c.text).section_path == "二、监考员职责"
+    assert next(c for c in chunks if "停电" in c.text).section_path == "三、应急处置"
+
+
+def test_the_last_of_a_list_of_bare_entries_is_an_entry_too() -> None:
+    """Entries without punctuation ("（一）2B铅笔"): a paragraph after the last one is not its
+    body, while a point that is a title after punctuated points keeps its paragraph."""
+    text = (
+        "一、考生入场\n考生只准携带下列物品：\n（一）2B铅笔\n（二）橡皮\n（三）直尺、圆规\n"
+        "开考15分钟后考生不得进入考场。"
+    )
+    late = next(c for c in chunk_text(text) if "开考15分钟后" in c.text)
+    assert late.section_path == "一、考生入场"
+    notice = "现将有关事项通知如下：\n一、考试时间为6月7日。\n二、考试地点\n各县区考点另行通知。"
+    where = next(c for c in chunk_text(notice) if "另行通知" in c.text)
+    assert where.section_path == "二、考试地点"
+
+
 def test_items_that_run_over_paragraphs_keep_them() -> None:
     # A speech's numbered points, introduced by a colon, each with paragraphs of their own.
     text = (
