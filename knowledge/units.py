@@ -35,6 +35,8 @@ _MIN_CONTENT = 6
 _MIN_ITEM = 3
 # A line that opens a part of its own: a numbered item, an article, a chapter.
 _OPENS_PART = re.compile(rf"{ITEM.pattern}|^第[一二三四五六七八九十百零〇\d]+[章节条编]")
+# Punctuation that already separates the two halves of a sentence broken after it.
+_CONTINUING = "，,、"
 # Lines joined into one sentence stay within the length of a long sentence.
 _JOINED_MAX = 160
 _HEADING_MAX = 40
@@ -156,7 +158,8 @@ def sentences(text: str, base: int, opens_section: bool = True) -> list[Span]:
             and not _OPENS_PART.match(s.text)
             and len(prev.text) + len(s.text) <= _JOINED_MAX
         ):
-            out[-1] = Span(prev.start, s.end, f"{prev.text} {s.text}")
+            gap = "" if prev.text[-1] in _CONTINUING else " "
+            out[-1] = Span(prev.start, s.end, prev.text + gap + s.text)
         else:
             out.append(s)
     return out

@@ -124,7 +124,8 @@ def test_a_sentence_broken_over_lines_is_quoted_whole() -> None:
         "各位考生：为确保高考顺利进行，现将考试有关事项告知如下，请认真阅读并遵照执行。\n"
         "开考15分钟后 考生不得进入考场。考试结束前30分钟 考生方可交卷离场。\n"
         "考生进入考场后\n应当对号入座\n将准考证放在桌面左上角。\n"
-        "一、违纪处理\n考生违反考场纪律的\n由监考员当场记录。"
+        "一、违纪处理\n考生违反考场纪律的\n由监考员当场记录。\n"
+        "监考员由考点学校推荐，\n经招生办审核后上岗。"
     )
     text = clean_text(raw).text
     units = build_units("须知", chunk_text(text, max_chars=120))
@@ -133,8 +134,9 @@ def test_a_sentence_broken_over_lines_is_quoted_whole() -> None:
     assert "考试结束前30分钟 考生方可交卷离场。" in quotes
     assert "考生进入考场后 应当对号入座 将准考证放在桌面左上角。" in quotes
     assert "考生违反考场纪律的 由监考员当场记录。" in quotes  # the heading stays apart
+    assert "监考员由考点学校推荐，经招生办审核后上岗。" in quotes  # no space after a comma
     for u in units:  # offsets still span the source text
-        assert text[u.start : u.end].replace("\n", " ") == u.quote
+        assert text[u.start : u.end].replace("，\n", "，").replace("\n", " ") == u.quote
 
 
 def test_broken_lines_never_run_into_an_item_or_over_a_long_line() -> None:
