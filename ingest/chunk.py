@@ -13,7 +13,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from knowledge.textutil import split_sentences
+from knowledge.units import sentences
 
 _CN_DIGITS = {
     "零": 0,
@@ -273,7 +273,8 @@ def chunk_text(text: str, max_chars: int = 260) -> list[Chunk]:
         if heading_only and not lead_in and nxt is not None and nxt[1][: len(path)] == path:
             continue
         window: list[tuple[int, int]] = []
-        for s in split_sentences(body, base=start):
+        # Windows end between whole sentences, also where one was broken over lines.
+        for s in sentences(body, start, opens_section=bool(heads)):
             if window and s.end - window[0][0] > max_chars:
                 chunks.append(_make(text, len(chunks), window, path, heads))
                 window = []

@@ -92,7 +92,7 @@ class UnitBuilder:
             self._lead = None
         # A chunk cut from the middle of a section does not open with a heading.
         first = chunk.text.split("\n", 1)[0].lstrip("#").strip()
-        opens = not heads or any(h.startswith(first) or first.startswith(h) for h in heads)
+        opens = any(h.startswith(first) or first.startswith(h) for h in heads)
         spans = sentences(chunk.text, chunk.start, opens)
         for i, s in enumerate(spans):
             text_ = s.text

@@ -168,3 +168,16 @@ def test_short_list_entries_are_quoted_with_their_lead_in() -> None:
         f"考生进入考场时 只准携带下列物品：{ELISION}（二）橡皮",
         "具体时间以准考证为准。",
     ]
+
+
+def test_a_chunk_never_starts_inside_a_sentence_broken_over_lines() -> None:
+    """Wherever the chunk size puts a chunk's end, the broken sentence stays in one chunk, so
+    its second half is never quoted without its first."""
+    text = (
+        "考生应当自觉遵守考场纪律，服从监考员管理，不得以任何方式干扰他人答题。\n" * 3
+        + "开考15分钟后\n考生不得进入考场。\n监考员应当认真履行职责。"
+    )
+    for size in range(60, 200, 10):
+        quotes = [u.quote for u in build_units("须知", chunk_text(text, max_chars=size))]
+        assert "开考15分钟后 考生不得进入考场。" in quotes, size
+        assert "考生不得进入考场。" not in quotes, size
