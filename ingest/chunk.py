@@ -13,7 +13,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from knowledge.units import sentences
+from knowledge.units import opens_with_heading, sentences
 
 _CN_DIGITS = {
     "零": 0,
@@ -274,7 +274,7 @@ def chunk_text(text: str, max_chars: int = 260) -> list[Chunk]:
             continue
         window: list[tuple[int, int]] = []
         # Windows end between whole sentences, also where one was broken over lines.
-        for s in sentences(body, start, opens_section=bool(heads)):
+        for s in sentences(body, start, opens_with_heading(body, heads)):
             if window and s.end - window[0][0] > max_chars:
                 chunks.append(_make(text, len(chunks), window, path, heads))
                 window = []

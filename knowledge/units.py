@@ -90,9 +90,7 @@ class UnitBuilder:
         section = getattr(chunk, "section", None)
         if not _governed(section, self._lead_section):
             self._lead = None
-        # A chunk cut from the middle of a section does not open with a heading.
-        first = chunk.text.split("\n", 1)[0].lstrip("#").strip()
-        opens = any(h.startswith(first) or first.startswith(h) for h in heads)
+        opens = opens_with_heading(chunk.text, heads)
         spans = sentences(chunk.text, chunk.start, opens)
         for i, s in enumerate(spans):
             text_ = s.text
@@ -133,6 +131,13 @@ class UnitBuilder:
             embed = f"{head}\n{quote}" if head and head not in quote else quote
             units.append(Unit(chunk.ord, start, s.end, quote, embed))
         return units
+
+
+def opens_with_heading(text: str, headings: Sequence[str]) -> bool:
+    """Whether a section's text starts with one of its headings (a chunk cut from the middle
+    of a section, or a paragraph after a list, does not)."""
+    first = text.lstrip().split("\n", 1)[0].lstrip("#").strip()
+    return any(h.startswith(first) or first.startswith(h) for h in headings)
 
 
 def sentences(text: str, base: int, opens_section: bool = True) -> list[Span]:
