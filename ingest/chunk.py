@@ -88,6 +88,10 @@ class Chunk:
     text: str
     section: tuple[str, ...]
     headings: tuple[str, ...] = ()
+    # The section is this one line, with no body and no subsections below it: an entry of a
+    # list of bare lines ("1.考生须携带准考证、身份证") or a label with its value ("二、考试地点：
+    # 市一中"), not a heading over something else.
+    lone: bool = False
 
     @property
     def section_path(self) -> str:
@@ -272,6 +276,7 @@ def chunk_text(text: str, max_chars: int = 260) -> list[Chunk]:
         lead_in = heads[-1].endswith(("：", ":")) if heads else False
         if heading_only and not lead_in and nxt is not None and nxt[1][: len(path)] == path:
             continue
+        lone = heading_only and not lead_in
         window: list[tuple[int, int]] = []
         # Windows end between whole sentences, also where one was broken over lines.
         for s in sentences(body, start, opens_with_heading(body, heads)):
@@ -280,7 +285,7 @@ def chunk_text(text: str, max_chars: int = 260) -> list[Chunk]:
                 window = []
             window.append((s.start, s.end))
         if window:
-            chunks.append(_make(text, len(chunks), window, path, heads))
+            chunks.append(_make(text, len(chunks), window, path, heads, lone))
     return [c for c in chunks if c.text]
 
 
@@ -290,6 +295,7 @@ def _make(
     window: list[tuple[int, int]],
     path: tuple[str, ...],
     heads: tuple[str, ...],
+    lone: bool = False,
 ) -> Chunk:
     start, end = window[0][0], window[-1][1]
-    return Chunk(ord_, start, end, text[start:end].strip(), path, heads)
+    return Chunk(ord_, start, end, text[start:end].strip(), path, heads, lone)

@@ -35,8 +35,13 @@ _MIN_CONTENT = 6
 _MIN_ITEM = 3
 # A line that opens a part of its own: a numbered item, an article, a chapter.
 _OPENS_PART = re.compile(rf"{ITEM.pattern}|^第[一二三四五六七八九十百零〇\d]+[章节条编]")
+# A chapter, part or section title, or a marked-up heading: a title even with nothing below it.
+_DIVISION = re.compile(r"^(?:#|第[一二三四五六七八九十百零〇\d]+[章节编])")
 # Punctuation that already separates the two halves of a sentence broken after it.
 _CONTINUING = "，,、"
+# A label with its value ("报名时间：8月25日至31日", "确认地点：各区县招生办") is a statement of
+# its own, though it has no full stop: the lines of a list of them are not one sentence.
+_LABELLED = re.compile(r"^[^，。；：:,;]{1,15}[：:]\s*\S")
 # Lines joined into one sentence stay within the length of a long sentence.
 _JOINED_MAX = 160
 _HEADING_MAX = 40
@@ -103,7 +108,15 @@ class UnitBuilder:
             # ("只准携带下列物品：" then "（一）2B铅笔"), not a heading, however short: it is
             # quoted with its lead-in.
             entry = item and len(spans) == 1
-            at_start = i == 0 and opens and not entry
+            # A line that is its section's whole text, with nothing below it, says something
+            # itself ("1.考生须携带准考证、身份证", "二、考试地点：市一中"): a heading has a body.
+            lone = (
+                len(spans) == 1
+                and bool(getattr(chunk, "lone", False))
+                and not _DIVISION.match(text_)
+                and _content_len(ITEM.sub("", text_, count=1)) >= _MIN_CONTENT
+            )
+            at_start = i == 0 and opens and not entry and not lone
             if _content_len(text_) < (_MIN_ITEM if item else _MIN_CONTENT) or is_heading(
                 text_, at_section_start=at_start
             ):
@@ -159,6 +172,7 @@ def sentences(text: str, base: int, opens_section: bool = True) -> list[Span]:
             and (len(out) > 1 or not opens_section)
             and len(prev.text) <= _HEADING_MAX
             and not _FINAL.search(prev.text)
+            and (prev.text[-1] in _CONTINUING or not _LABELLED.match(prev.text))
             and "\n" in text[prev.end - base : s.start - base]
             and not _OPENS_PART.match(s.text)
             and len(prev.text) + len(s.text) <= _JOINED_MAX

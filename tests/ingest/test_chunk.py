@@ -198,3 +198,16 @@ def test_a_time_of_day_does_not_cut_an_item_label() -> None:
     )
     labels = [c.section_path for c in chunk_text(text)]
     assert "一、考务培训 > 1.全体考务人员须于下午3:00报到" in labels
+
+
+def test_a_section_that_is_only_its_line_is_marked_lone() -> None:
+    """A numbered line with no body and no subsections ("1.考生须携带准考证") is content; the
+    chunker says so, since only it knows what lies below a line."""
+    text = "一、考生须知\n1.考生须携带准考证\n2.不得携带手机\n二、工作要求\n监考员须提前到达考点。"
+    chunks = chunk_text(text, max_chars=120)
+    lone = {c.text: c.lone for c in chunks}
+    assert lone == {
+        "1.考生须携带准考证": True,
+        "2.不得携带手机": True,
+        "二、工作要求\n监考员须提前到达考点。": False,
+    }

@@ -181,3 +181,42 @@ def test_a_chunk_never_starts_inside_a_sentence_broken_over_lines() -> None:
         quotes = [u.quote for u in build_units("须知", chunk_text(text, max_chars=size))]
         assert "开考15分钟后 考生不得进入考场。" in quotes, size
         assert "考生不得进入考场。" not in quotes, size
+
+
+def test_a_line_with_nothing_below_it_is_quoted_not_taken_for_a_heading() -> None:
+    """Notices list rules as bare numbered lines ("2.考生不得携带手机…" with no full stop) and
+    give facts as numbered labels with their value ("二、考试地点：市一中"). Such a line is its
+    section's whole text: it was dropped as a heading, so the rule could not be found."""
+    text = (
+        "为做好今年中考工作，现将有关事项通知如下。\n"
+        "一、考试时间：6月20日至22日\n"
+        "二、考生须知\n"
+        "1.考生须携带准考证、身份证\n"
+        "2.考生不得携带手机等通讯工具进入考场\n"
+        "三、工作要求\n"
+        "监考员须提前30分钟到达考点。\n"
+        "四、其他\n"
+        "第五章 附则"
+    )
+    quotes = _units(text)
+    assert "一、考试时间：6月20日至22日" in quotes
+    assert "1.考生须携带准考证、身份证" in quotes
+    assert "2.考生不得携带手机等通讯工具进入考场" in quotes
+    # a heading over a body, over items, or a bare title with no words to quote, stays out
+    assert not any(q.startswith(("二、考生须知", "三、工作要求", "四、其他")) for q in quotes)
+    assert "第五章 附则" not in quotes
+    assert "监考员须提前30分钟到达考点。" in quotes
+
+
+def test_label_and_value_lines_are_not_joined_into_one_sentence() -> None:
+    text = (
+        "一、报名安排\n"
+        "网上报名时间：8月25日至8月31日\n"
+        "现场确认地点：各区县招生办\n"
+        "考生只准携带：2B铅笔、\n"
+        "橡皮和直尺。"
+    )
+    quotes = _units(text)
+    assert "网上报名时间：8月25日至8月31日" in quotes
+    assert "现场确认地点：各区县招生办" in quotes
+    assert "考生只准携带：2B铅笔、橡皮和直尺。" in quotes  # broken after a comma: one sentence
