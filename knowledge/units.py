@@ -97,6 +97,7 @@ class UnitBuilder:
             self._lead = None
         opens = opens_with_heading(chunk.text, heads)
         spans = sentences(chunk.text, chunk.start, opens)
+        at_title = False  # the chunk opened with its section's title
         for i, s in enumerate(spans):
             text_ = s.text
             lead = self._lead
@@ -117,12 +118,24 @@ class UnitBuilder:
                 and _content_len(ITEM.sub("", text_, count=1)) >= _MIN_CONTENT
             )
             at_start = i == 0 and opens and not entry and not lone
-            if _content_len(text_) < (_MIN_ITEM if item else _MIN_CONTENT) or is_heading(
-                text_, at_section_start=at_start
-            ):
+            # The whole body of a titled section can be a word or two ("二、考试地点" then
+            # "市第一中学。"): too short to say anything alone, it is quoted after its title.
+            titled = (
+                i == 1
+                and len(spans) == 2
+                and at_title
+                and not item
+                and _MIN_ITEM <= _content_len(text_) < _MIN_CONTENT
+            )
+            if is_heading(text_, at_section_start=at_start):
+                at_title = True
+                continue
+            if not titled and _content_len(text_) < (_MIN_ITEM if item else _MIN_CONTENT):
                 continue
             quote, start = text_, s.start
-            if item and lead is not None:
+            if titled:
+                quote, start = f"{spans[0].text} {text_}", spans[0].start
+            elif item and lead is not None:
                 joint = "" if self._since_lead == 1 else ELISION
                 quote, start = lead[2] + joint + text_, lead[0]
             elif _LEAD_IN.search(text_):

@@ -220,3 +220,10 @@ def test_label_and_value_lines_are_not_joined_into_one_sentence() -> None:
     assert "网上报名时间：8月25日至8月31日" in quotes
     assert "现场确认地点：各区县招生办" in quotes
     assert "考生只准携带：2B铅笔、橡皮和直尺。" in quotes  # broken after a comma: one sentence
+
+
+def test_a_body_of_a_word_or_two_is_quoted_after_its_title() -> None:
+    text = "一、考试时间\n6月7日至8日。\n二、考试地点\n市一中。\n三、其他\n无。"
+    units = build_units("通知", chunk_text(text, max_chars=120))
+    assert [u.quote for u in units] == ["6月7日至8日。", "二、考试地点 市一中。"]
+    assert text[units[1].start : units[1].end] == "二、考试地点\n市一中。"
