@@ -16,9 +16,10 @@ from typing import Any
 
 from knowledge.textutil import Span, split_sentences
 
-# A list item opens with its own number: （一） (1) 1. 1、 ① 一、
+# A list item opens with its own number: （一） (1) 1. 1、 ① 一、, or with a bullet (● - ·)
 ITEM = re.compile(
-    r"^(?:[（(][一二三四五六七八九十\d]{1,3}[)）]|\d{1,2}[.．、](?!\d)|[①-⑳]|[一二三四五六七八九十]{1,3}、)"
+    r"^(?:[（(][一二三四五六七八九十\d]{1,3}[)）]|\d{1,2}[.．、](?!\d)|[①-⑳]|[一二三四五六七八九十]{1,3}、"
+    r"|[●•▪■◆◇○□·]|[-*](?=\s*[\u3400-\u9fff]))"
 )
 # A sentence that introduces a list ends with a colon.
 _LEAD_IN = re.compile(r"[：:]$")
@@ -31,8 +32,11 @@ _LEAD_IN_REACH = 1500
 _LEAD_IN_MAX = 90
 _FULL_STOP = re.compile(r"[。！？!?\n]")
 _MIN_CONTENT = 6
-# A list entry needs only a word after its number ("（一）警告；"): its lead-in says the rest.
-_MIN_ITEM = 3
+# A list entry needs only a word after its number or bullet ("（一）警告；", "● 橡皮"): its
+# lead-in says the rest.
+_MIN_ITEM = 2
+# A section body quoted after its title needs a word of its own ("市一中。", not "无。").
+_MIN_BODY = 3
 # A line that opens a part of its own: a numbered item, an article, a chapter.
 _OPENS_PART = re.compile(rf"{ITEM.pattern}|^第[一二三四五六七八九十百零〇\d]+[章节条编]")
 # A chapter, part or section title, or a marked-up heading: a title even with nothing below it.
@@ -125,12 +129,15 @@ class UnitBuilder:
                 and len(spans) == 2
                 and at_title
                 and not item
-                and _MIN_ITEM <= _content_len(text_) < _MIN_CONTENT
+                and _MIN_BODY <= _content_len(text_) < _MIN_CONTENT
             )
             if is_heading(text_, at_section_start=at_start):
                 at_title = True
                 continue
-            if not titled and _content_len(text_) < (_MIN_ITEM if item else _MIN_CONTENT):
+            if item:
+                if _content_len(ITEM.sub("", text_, count=1)) < _MIN_ITEM:
+                    continue
+            elif not titled and _content_len(text_) < _MIN_CONTENT:
                 continue
             quote, start = text_, s.start
             if titled:
@@ -173,28 +180,44 @@ def sentences(text: str, base: int, opens_section: bool = True) -> list[Span]:
     A line break can fall inside a sentence: a space typed as a pause and read as a lost
     paragraph break ("开考15分钟后 考生不得进入考场。"), a <br> or a Word line break, a PDF line the
     wrap joiner could not place. Quoted alone, the second half drops its condition ("考生不得
-    进入考场。"). Only a short line is continued: a long one without a full stop is more often a
-    paragraph that lacks one. The first line of a chunk that opens a section stays apart (it is
-    the heading), and a line never runs into one that opens a numbered item or article.
+    进入考场。"). Only short lines are continued, and only into a line that ends the sentence:
+    a long line without a full stop is more often a paragraph that lacks one, and lines none of
+    which ends with one are a list of bare entries (a web page's <li>s), each said on its own.
+    The first line of a chunk that opens a section stays apart (it is the heading), and a line
+    never runs into one that opens a numbered item or article.
     """
+    spans = split_sentences(text, base=base)
     out: list[Span] = []
-    for s in split_sentences(text, base=base):
-        prev = out[-1] if out else None
-        if (
-            prev is not None
-            and (len(out) > 1 or not opens_section)
-            and len(prev.text) <= _HEADING_MAX
-            and not _FINAL.search(prev.text)
-            and (prev.text[-1] in _CONTINUING or not _LABELLED.match(prev.text))
-            and "\n" in text[prev.end - base : s.start - base]
-            and not _OPENS_PART.match(s.text)
-            and len(prev.text) + len(s.text) <= _JOINED_MAX
-        ):
-            gap = "" if prev.text[-1] in _CONTINUING else " "
-            out[-1] = Span(prev.start, s.end, prev.text + gap + s.text)
-        else:
-            out.append(s)
+    i = 0
+    while i < len(spans):
+        end = i
+        if out or not opens_section:
+            length, k = len(spans[i].text), i
+            while k + 1 < len(spans) and _breaks_off(text, base, spans[k], length, spans[k + 1]):
+                k += 1
+                length += len(spans[k].text)
+                if _FINAL.search(spans[k].text):
+                    end = k
+                    break
+        joined = spans[i]
+        for s in spans[i + 1 : end + 1]:
+            gap = "" if joined.text[-1] in _CONTINUING else " "
+            joined = Span(joined.start, s.end, joined.text + gap + s.text)
+        out.append(joined)
+        i = end + 1
     return out
+
+
+def _breaks_off(text: str, base: int, line: Span, so_far: int, nxt: Span) -> bool:
+    """Whether a sentence of `so_far` characters that ends with `line` may go on in `nxt`."""
+    return (
+        so_far <= _HEADING_MAX
+        and not _FINAL.search(line.text)
+        and (line.text[-1] in _CONTINUING or not _LABELLED.match(line.text))
+        and "\n" in text[line.end - base : nxt.start - base]
+        and not _OPENS_PART.match(nxt.text)
+        and so_far + len(nxt.text) <= _JOINED_MAX
+    )
 
 
 def _governed(section: tuple[str, ...] | None, lead_section: tuple[str, ...] | None) -> bool:

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from ingest.chunk import chunk_text
+from ingest.pipeline import prepare
 from knowledge.units import ELISION, build_units
 
 LAW = (
@@ -227,3 +230,34 @@ def test_a_body_of_a_word_or_two_is_quoted_after_its_title() -> None:
     units = build_units("通知", chunk_text(text, max_chars=120))
     assert [u.quote for u in units] == ["6月7日至8日。", "二、考试地点 市一中。"]
     assert text[units[1].start : units[1].end] == "二、考试地点\n市一中。"
+
+
+def test_lines_none_of_which_ends_a_sentence_are_a_list_not_one_sentence(tmp_path: Path) -> None:
+    """A web page's <li>s and <p>s, or bulleted lines, often carry no full stop: each is a
+    rule of its own and is quoted alone, while a sentence broken over lines still joins."""
+    page = tmp_path / "须知.html"
+    page.write_text(
+        "<html><body><h1>2025年中考考生须知</h1>"
+        "<p>为做好今年中考工作，现将考生须知告知如下，请考生认真阅读。</p>"
+        "<h3>一、入场要求</h3><ul><li>考生须携带准考证和身份证</li>"
+        "<li>考生不得携带手机进入考场</li><li>开考15分钟后不得入场</li></ul>"
+        "<h3>二、离场要求</h3><p>考试结束前30分钟</p><p>考生方可交卷离场。</p>"
+        "</body></html>",
+        encoding="utf-8",
+    )
+    doc = prepare(page, page.name, "fp", 260)
+    quotes = [u.quote for u in build_units(doc.title, doc.chunks)]
+    assert "考生须携带准考证和身份证" in quotes
+    assert "考生不得携带手机进入考场" in quotes
+    assert "开考15分钟后不得入场" in quotes
+    assert "考试结束前30分钟 考生方可交卷离场。" in quotes
+
+
+def test_bulleted_entries_are_items_of_their_lead_in() -> None:
+    quotes = _units(
+        "一、考生入场\n考生只准携带下列物品：\n● 2B铅笔\n● 橡皮\n"
+        "二、其他\n- 考试期间考点周边实行交通管制\n- 家长不得在考点门口聚集"
+    )
+    assert f"考生只准携带下列物品：{ELISION}● 橡皮" in quotes
+    assert "- 考试期间考点周边实行交通管制" in quotes
+    assert "- 家长不得在考点门口聚集" in quotes
