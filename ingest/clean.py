@@ -194,7 +194,14 @@ def _break_spaces(line: str) -> list[str]:
             left[-1:] in "。！？；：:;!?”"
             or bool(_OUTLINE_START.match(right))
             or (bool(_OUTLINE_START.match(since)) and len(since) <= 60)
-            or (len(since) <= 40 and not re.search(r"[，,、]", since))
+            or (
+                len(since) <= 40
+                and not re.search(r"[，,、]", since)
+                # A line with no full stop after the space is one statement typed with a
+                # pause ("开考15分钟后 考生不得进入考场", "县招生办 张老师 138…"), not two
+                # paragraphs run together.
+                and bool(_ENDS_SOMEWHERE.search(right))
+            )
         )
         if is_break:
             parts.append(line[pos : m.start()])
@@ -205,6 +212,7 @@ def _break_spaces(line: str) -> list[str]:
 
 
 _MD_MARK = re.compile(r"^#{1,6}\s+")
+_ENDS_SOMEWHERE = re.compile(r"[。！？；：!?;:]")
 # Punctuation that closes or continues a sentence, so a line never starts with it.
 _NO_LINE_START = "，。、；：？！”’）》】」』〕…,.;:?!)"
 # Some PDF producers justify a line by spacing its letters, and text extraction then puts a

@@ -205,6 +205,27 @@ def test_a_stray_space_before_punctuation_does_not_cut_the_sentence() -> None:
     ]
 
 
+def test_a_pause_space_in_a_line_without_a_full_stop_does_not_split_it() -> None:
+    """Bare rules and contact lines often have no full stop: a space in them is a pause, and
+    splitting there quoted "考生不得进入考场" without "开考15分钟后"."""
+    raw = (
+        "关于做好2026年高考考务工作的通知\n"
+        "一、考生须知\n"
+        "开考15分钟后 考生不得进入考场\n"
+        "县招生办 张老师 13800000000\n"
+        "二、其他\n"
+        "本通知由县招生办负责解释 各考点：请遵照执行。\n"
+    )
+    assert clean_text(raw).text.split("\n") == [
+        "一、考生须知",
+        "开考15分钟后考生不得进入考场",
+        "县招生办张老师13800000000",
+        "二、其他",
+        "本通知由县招生办负责解释",
+        "各考点：请遵照执行。",
+    ]
+
+
 def test_a_short_lead_in_before_the_first_heading_is_kept() -> None:
     raw = (
         "关于做好2026年高考考务工作的通知\n"
