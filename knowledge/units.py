@@ -23,6 +23,9 @@ ITEM = re.compile(
 )
 # A sentence that introduces a list ends with a colon.
 _LEAD_IN = re.compile(r"[：:]$")
+# "现将有关事项通知如下。" announces the points of the document below it and, unlike a colon's
+# list, is not part of what they say: it is neither a unit nor quoted with them.
+_ANNOUNCES = re.compile(r"如下[。．.]$")
 # Sentence-final punctuation: a line without it that opens a section is a heading.
 _FINAL = re.compile(r"[。！？!?；;：:”’」』）)]$")
 # A lead-in older than this (characters) no longer governs what follows.
@@ -138,6 +141,9 @@ class UnitBuilder:
                 if _content_len(ITEM.sub("", text_, count=1)) < _MIN_ITEM:
                     continue
             elif not titled and _content_len(text_) < _MIN_CONTENT:
+                continue
+            if _ANNOUNCES.search(text_):
+                self._lead = None
                 continue
             quote, start = text_, s.start
             if titled:

@@ -261,3 +261,14 @@ def test_bulleted_entries_are_items_of_their_lead_in() -> None:
     assert f"考生只准携带下列物品：{ELISION}● 橡皮" in quotes
     assert "- 考试期间考点周边实行交通管制" in quotes
     assert "- 家长不得在考点门口聚集" in quotes
+
+
+def test_a_sentence_that_ends_with_as_follows_is_a_lead_in() -> None:
+    """ "现将有关事项公告如下。" says only that something follows, like a colon: it was cited as
+    the answer to questions the notice's points answer."""
+    quotes = _units(
+        "根据省考试院部署，现将我市成人高考报名有关事项公告如下。\n"
+        "一、报名条件\n考生应具有高中毕业文化程度。\n"
+        "二、注意事项\n考生须按时参加现场确认。"
+    )
+    assert quotes == ["考生应具有高中毕业文化程度。", "考生须按时参加现场确认。"]
