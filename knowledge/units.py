@@ -40,10 +40,11 @@ _MIN_CONTENT = 6
 _MIN_ITEM = 2
 # A section body quoted after its title needs a word of its own ("市一中。", not "无。").
 _MIN_BODY = 3
+_NUMERAL = r"第[一二三四五六七八九十百零〇\d]+"
 # A line that opens a part of its own: a numbered item, an article, a chapter.
-_OPENS_PART = re.compile(rf"{ITEM.pattern}|^第[一二三四五六七八九十百零〇\d]+[章节条编]")
+_OPENS_PART = re.compile(rf"{ITEM.pattern}|^{_NUMERAL}[章节条编]")
 # A chapter, part or section title, or a marked-up heading: a title even with nothing below it.
-_DIVISION = re.compile(r"^(?:#|第[一二三四五六七八九十百零〇\d]+[章节编])")
+_DIVISION = re.compile(rf"^(?:#|{_NUMERAL}[章节编])")
 # Punctuation that already separates the two halves of a sentence broken after it.
 _CONTINUING = "，,、"
 # A label with its value ("报名时间：8月25日至31日", "确认地点：各区县招生办") is a statement of
@@ -74,6 +75,11 @@ class Unit:
 
 def _content_len(text: str) -> int:
     return len(re.sub(r"\W", "", text))
+
+
+def _said_after_number(text: str) -> int:
+    """Content characters after a line's own number or bullet."""
+    return _content_len(ITEM.sub("", text, count=1))
 
 
 def is_heading(text: str, at_section_start: bool) -> bool:
@@ -122,7 +128,7 @@ class UnitBuilder:
                 len(spans) == 1
                 and bool(getattr(chunk, "lone", False))
                 and not _DIVISION.match(text_)
-                and _content_len(ITEM.sub("", text_, count=1)) >= _MIN_CONTENT
+                and _said_after_number(text_) >= _MIN_CONTENT
             )
             at_start = i == 0 and opens and not entry and not lone
             # The whole body of a titled section can be a word or two ("二、考试地点" then
@@ -138,7 +144,7 @@ class UnitBuilder:
                 at_title = True
                 continue
             if item:
-                if _content_len(ITEM.sub("", text_, count=1)) < _MIN_ITEM:
+                if _said_after_number(text_) < _MIN_ITEM:
                     continue
             elif not titled and _content_len(text_) < _MIN_CONTENT:
                 continue
