@@ -10,7 +10,7 @@ import itertools
 import re
 import unicodedata
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Collection, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
@@ -627,7 +627,7 @@ class PdfLoader:
         text = "\n".join(strip_page_furniture(pages))
         if not text.strip():
             raise LoadError("PDF 中没有可提取的文字（可能是扫描件，请先做文字识别）")
-        return LoadedDocument(_rejoin(text), meta_title)
+        return LoadedDocument(_rejoin(text, apart=first_page_header(pages)), meta_title)
 
 
 # A page whose plain text has at least this many lines, most of them one or two characters
@@ -676,25 +676,36 @@ _PAGE_NUMBER = re.compile(
 _EDGE = 2
 
 
+def _edge_key(line: str) -> str:
+    """A line compared across pages: white space and digits aside ("第3页" = "第4页")."""
+    return re.sub(r"\d+", "#", re.sub(r"\s+", "", line))
+
+
+def _running_lines(split: list[list[str]]) -> set[str]:
+    """Keys of the lines among a page's first or last lines on at least half of the pages, and
+    on two at least (a two-page notice's letterhead is on both)."""
+    seen: dict[str, int] = {}
+    for lines in split:
+        for k in {_edge_key(ln) for ln in lines[:_EDGE] + lines[-_EDGE:]}:
+            seen[k] = seen.get(k, 0) + 1
+    return {k for k, n in seen.items() if n >= 2 and n >= len(split) / 2}
+
+
+def _split_pages(pages: list[str]) -> list[list[str]]:
+    # Leading white space is kept: it is the first-line indent that marks a paragraph.
+    return [[ln.rstrip() for ln in page.splitlines() if ln.strip()] for page in pages]
+
+
 def strip_page_furniture(pages: list[str]) -> list[str]:
     """Drop page numbers and the running header and footer from each page's edges.
 
     A line is furniture when it sits among a page's first or last lines on at least half of
-    the pages (digits aside: "第3页" and "第4页" are the same line). Left in, a header lands
+    the pages, and on two at least (digits aside: "第3页" and "第4页" are the same line). Left in, a header lands
     in the middle of every sentence that runs over a page break. The first page keeps its top
-    lines, where the running header is usually the document's title.
+    lines, where the running header is usually the document's title (see `first_page_header`).
     """
-    # Leading white space is kept: it is the first-line indent that marks a paragraph.
-    split = [[ln.rstrip() for ln in page.splitlines() if ln.strip()] for page in pages]
-
-    def key(line: str) -> str:
-        return re.sub(r"\d+", "#", re.sub(r"\s+", "", line))
-
-    seen: dict[str, int] = {}
-    for lines in split:
-        for k in {key(ln) for ln in lines[:_EDGE] + lines[-_EDGE:]}:
-            seen[k] = seen.get(k, 0) + 1
-    repeated = {k for k, n in seen.items() if len(split) >= 3 and n >= len(split) / 2}
+    split = _split_pages(pages)
+    repeated = _running_lines(split)
     out = []
     for number, lines in enumerate(split):
         bottom_from = len(lines) - _EDGE
@@ -703,12 +714,24 @@ def strip_page_furniture(pages: list[str]) -> list[str]:
             top, bottom = i < _EDGE, i >= bottom_from
             furniture = (top or bottom) and (
                 bool(_PAGE_NUMBER.match(line.strip()))
-                or (key(line) in repeated and not (number == 0 and top))
+                or (_edge_key(line) in repeated and not (number == 0 and top))
             )
             if not furniture:
                 kept.append(line)
         out.append("\n".join(kept))
     return out
+
+
+def first_page_header(pages: list[str]) -> set[str]:
+    """The first page's top lines that every other page repeats as its running header.
+
+    Kept (it is often the title), such a line is still a line of its own: an issuer's
+    letterhead ("某省教育考试院文件") above the title is not the title's first half.
+    """
+    split = _split_pages(pages)
+    repeated = _running_lines(split)
+    top = split[0][:_EDGE] if split else []
+    return {ln.strip() for ln in top if _edge_key(ln) in repeated}
 
 
 _HARD_END = re.compile(r"[。！？!?]$")
@@ -764,7 +787,7 @@ def hard_wrapped(text: str) -> bool:
     return False
 
 
-def _rejoin(text: str) -> str:
+def _rejoin(text: str, apart: Collection[str] = ()) -> str:
     """Join the lines a page layout wrapped (a PDF's, or a text copied out of one), keep the
     lines its author broke.
 
@@ -774,6 +797,7 @@ def _rejoin(text: str) -> str:
     to know the full width, a line continues unless it ends with punctuation. In the head
     (the lines above the first punctuated one) a title wrapped over lines is joined, even when
     centring indents its second line, but not with an issue number or a bracketed line.
+    A line in `apart` (a running header left on the first page) is never joined.
     """
     rows = [(ln.strip(), ln[:1].isspace()) for ln in text.splitlines() if ln.strip()]
     cjk_rows = [
@@ -798,7 +822,8 @@ def _rejoin(text: str) -> str:
     out: list[str] = []
     prev, prev_indented, head = "", False, True
     for line, ind in rows:
-        if out and _continues(prev, prev_indented, line, ind, full, indent_marks, head):
+        joins = prev not in apart and line not in apart
+        if out and joins and _continues(prev, prev_indented, line, ind, full, indent_marks, head):
             # A wrapped line continues the sentence; Latin words keep their space.
             gap = " " if prev[-1:].isascii() and line[:1].isascii() else ""
             out[-1] += gap + line

@@ -750,3 +750,55 @@ def test_pdf_running_header_and_page_numbers_do_not_land_in_sentences() -> None:
     assert "第二条 监考员应当提前三十分钟到岗。" in text
     assert text.count("考务工作规定（2024年修订）") == 1  # the first page's top line: the title
     assert "—" not in text and "页" not in text
+
+
+def test_pdf_letterhead_on_every_page_is_not_joined_to_the_title(tmp_path: Path) -> None:
+    from ingest.clean import clean_text
+
+    """A 红头 issuer line printed at the top of every page, the first included, stays out of
+    the title ("某省教育考试院文件某省…细则" was the title and the document's name in every
+    citation)."""
+    from reportlab.lib.pagesizes import A4
+    from reportlab.lib.styles import ParagraphStyle
+    from reportlab.pdfbase import pdfmetrics
+    from reportlab.pdfbase.cidfonts import UnicodeCIDFont
+    from reportlab.platypus import Paragraph, SimpleDocTemplate
+
+    pdfmetrics.registerFont(UnicodeCIDFont("STSong-Light"))
+    body = ParagraphStyle("b", fontName="STSong-Light", fontSize=15, leading=30, wordWrap="CJK")
+    title = ParagraphStyle("t", parent=body, fontSize=18, alignment=1)
+    duties = [
+        "考点主考对本考点考务工作负总责，副主考协助主考工作",
+        "试卷保密室实行二十四小时值班，每班不少于两人，值班人员不得会客",
+        "监考员须在开考前六十分钟到达考点，参加培训后领取监考证",
+        "每个考场安排两名监考员，一人在讲台前，一人在考场后部",
+        "考生凭准考证和身份证进入考场，对号入座，证件放在桌面左上角",
+        "开考十五分钟后，迟到考生不得进入考场，考生不得提前交卷",
+        "考试结束后，监考员按考号顺序清点答题卡，装袋密封后送考务办公室",
+        "考点发现试卷袋破损或者异常，应当立即报告县招生考试机构",
+        "考生在考试期间突发疾病的，由考点医务人员到场处置并作记录",
+    ]
+    numerals = ["一", "二", "三", "四", "五", "六", "七", "八", "九", "十", "十一", "十二"]
+    articles = [
+        f"第{n}条 {duties[i % len(duties)]}，具体要求按照本省当年考务工作实施细则第{n}项执行，"
+        f"各考点不得自行调整（本条为第{i + 1}条）。"
+        for i, n in enumerate(numerals)
+    ]
+    story = [Paragraph("某市普通高考考务工作实施细则", title)]
+    story += [Paragraph(a, body) for a in articles]
+
+    def letterhead(canvas: Any, doc: Any) -> None:
+        canvas.setFont("STSong-Light", 9)
+        canvas.drawCentredString(A4[0] / 2, A4[1] - 30, "某省教育考试院文件")
+        canvas.drawCentredString(A4[0] / 2, 30, f"— {doc.page} —")
+
+    path = tmp_path / "细则.pdf"
+    SimpleDocTemplate(str(path), pagesize=A4).build(
+        story, onFirstPage=letterhead, onLaterPages=letterhead
+    )
+    loaded = load(path)
+    cleaned = clean_text(loaded.text, title_hint=loaded.title)
+    assert cleaned.title == "某市普通高考考务工作实施细则"
+    assert "某省教育考试院文件" not in cleaned.text
+    assert cleaned.text.startswith(articles[0])
+    assert all(a in cleaned.text for a in articles)
