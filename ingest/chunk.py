@@ -50,6 +50,17 @@ _MARKERS: list[tuple[str, re.Pattern[str]]] = [
 # Numbering that runs across the whole document rather than restarting under each parent.
 _GLOBAL_KINDS = {"chapter", "part", "article"}
 _MD_HEADING = re.compile(r"(#{1,6})[ \t]+(.+)")
+# An attachment ("附件1", "附件2：考生须知", a lone "附件") starts a document of its own at the end
+# of a notice: its numbering starts again, and nothing in it belongs to the notice's last
+# section. The list of attachments in the notice ("附件：1.考生须知") is not one.
+_ANNEX = re.compile(
+    r"附\s*件[ \t]*(?:(?P<n>[一二三四五六七八九十\d]{1,2})[ \t]*[：:]?|(?=[ \t]*\n|[ \t]*$))"
+    r"[ \t]*(?P<title>[^\n]*)"
+)
+_ANNEX_TITLE_MAX = 30
+# A line that opens with a number is an entry of a list, not a title.
+_LISTED = re.compile(r"[（(]?[一二三四五六七八九十\d]{1,3}[.．、)）]")
+_SENTENCE_PUNCT = re.compile(r"[，,。；;！？!?]")
 # Where a marker may begin: start of text or line, or after a sentence end / colon.
 _BOUNDARY = re.compile(r"(?:^|\n|(?<=[。！？；：:;!?]))[ \t]*|(?<=[。！？；;!?][”’」』])")
 # A marker at the start of a line is a heading of its own ("第五条　考生…", or run on as
@@ -148,10 +159,17 @@ def outline(text: str) -> list[Section]:
             continue
         line_start = b.start() == 0 or text[b.start()] == "\n"
         md = _MD_HEADING.match(text, pos) if (pos == 0 or text[pos - 1] == "\n") else None
+        annex = _annex(text, pos, stack) if line_start and not md else None
+        if annex is not None:
+            stack[:] = [annex]
+            last_global.clear()
+            starts.append(_snapshot(pos, stack))
+            continue
         if md:
             level = len(md.group(1))
             while stack and (
-                not stack[-1].kind.startswith("h") or int(stack[-1].kind[1:]) >= level
+                stack[-1].kind != "annex"
+                and (not stack[-1].kind.startswith("h") or int(stack[-1].kind[1:]) >= level)
             ):
                 stack.pop()
             label = md.group(2).strip()
@@ -199,6 +217,34 @@ def outline(text: str) -> list[Section]:
     for sec in starts:
         dedup[sec[0]] = sec
     return [dedup[pos] for pos in sorted(dedup)]
+
+
+def _annex(text: str, pos: int, stack: list[_Open]) -> _Open | None:
+    """The attachment a line at `pos` opens ("附件1" and the title on it or on the next line),
+    or None."""
+    m = _ANNEX.match(text, pos)
+    if not m:
+        return None
+    number = cn_number(m.group("n")) if m.group("n") else 1
+    before = next((o.number for o in stack if o.kind == "annex"), 0)
+    title = m.group("title").strip()
+    if number is None or number != before + 1 or _SENTENCE_PUNCT.search(title):
+        return None
+    marker = re.sub(r"\s+", "", text[pos : m.start("title")])
+    if title:
+        # "附件2：监考员守则", as printed
+        if len(title) > _ANNEX_TITLE_MAX:
+            return None
+        label = marker + title
+    else:
+        # The title is usually the next line: "附件1" / "考生须知".
+        nxt = text[m.end() :].lstrip("\n").split("\n", 1)[0].strip()
+        listed = bool(_LISTED.match(nxt))
+        if listed and not m.group("n"):
+            return None  # "附件" over the list of a notice's attachments
+        ok = nxt and not listed and len(nxt) <= _ANNEX_TITLE_MAX and not _SENTENCE_PUNCT.search(nxt)
+        label = f"{marker.rstrip('：:')} {nxt}" if ok else marker.rstrip("：:")
+    return _Open("annex", number, label, label)
 
 
 # How an item that is a whole clause ends, as opposed to an item that is a title.
@@ -270,7 +316,8 @@ def chunk_text(text: str, max_chars: int = 260) -> list[Chunk]:
         if not body.strip():
             continue
         nxt = sections[i + 1] if i + 1 < len(sections) else None
-        heading_only = bool(heads) and body.strip() == heads[-1]
+        # A heading may run over two lines ("附件1" / "考生须知").
+        heading_only = bool(heads) and re.sub(r"\s", "", body) == re.sub(r"\s", "", heads[-1])
         # A line that ends with a colon introduces the list below it ("第九条 考生享有下列权利：");
         # it is kept, so that each item can be quoted with it.
         lead_in = heads[-1].endswith(("：", ":")) if heads else False

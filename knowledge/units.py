@@ -43,13 +43,20 @@ _MIN_BODY = 3
 _NUMERAL = r"第[一二三四五六七八九十百零〇\d]+"
 # A line that opens a part of its own: a numbered item, an article, a chapter.
 _OPENS_PART = re.compile(rf"{ITEM.pattern}|^{_NUMERAL}[章节条编]")
-# A chapter, part or section title, or a marked-up heading: a title even with nothing below it.
-_DIVISION = re.compile(rf"^(?:#|{_NUMERAL}[章节编])")
+# A chapter, part or section title, an attachment's, or a marked-up heading: a title even with
+# nothing below it.
+_DIVISION = re.compile(rf"^(?:#|{_NUMERAL}[章节编]|附\s*件)")
 # Punctuation that already separates the two halves of a sentence broken after it.
 _CONTINUING = "，,、"
 # A label with its value ("报名时间：8月25日至31日", "确认地点：各区县招生办") is a statement of
 # its own, though it has no full stop: the lines of a list of them are not one sentence.
 _LABELLED = re.compile(r"^[^，。；：:,;]{1,15}[：:]\s*\S")
+# A date on a line of its own, under the issuer's name, signs a notice (the 落款): neither line
+# states a rule, so neither is quoted.
+_DATE_LINE = re.compile(
+    r"^[\d〇零○一二三四五六七八九]{4}\s*年\s*[\d一二三四五六七八九十]{1,2}\s*月"
+    r"(?:\s*[\d一二三四五六七八九十]{1,3}\s*日)?$"
+)
 # Lines joined into one sentence stay within the length of a long sentence.
 _JOINED_MAX = 160
 _HEADING_MAX = 40
@@ -142,6 +149,9 @@ class UnitBuilder:
             )
             if is_heading(text_, at_section_start=at_start):
                 at_title = True
+                continue
+            signs = i + 1 < len(spans) and bool(_DATE_LINE.match(spans[i + 1].text))
+            if _DATE_LINE.match(text_) or (signs and not _FINAL.search(text_)):
                 continue
             if item:
                 if _said_after_number(text_) < _MIN_ITEM:

@@ -211,3 +211,60 @@ def test_a_section_that_is_only_its_line_is_marked_lone() -> None:
         "2.不得携带手机": True,
         "二、工作要求\n监考员须提前到达考点。": False,
     }
+
+
+NOTICE_WITH_ATTACHMENTS = (
+    "为做好今年高考工作，现将有关事项通知如下。\n"
+    "一、加强考务管理\n"
+    "考务人员须经培训合格后上岗。\n"
+    "二、做好每日报告\n"
+    "各考点每天考试结束后报告当天考务情况。\n"
+    "附件：1.考生须知\n"
+    "2.监考员守则\n"
+    "某县招生考试委员会办公室\n"
+    "2026年5月20日\n"
+    "附件1\n"
+    "考生须知\n"
+    "1.考生须持准考证和身份证参加考试。\n"
+    "2.开考15分钟后不得入场。\n"
+    "附件2：监考员守则\n"
+    "1.监考员须佩戴监考证上岗。\n"
+    "## 考后\n"
+    "2.监考员清点答题卡后装袋密封。"
+)
+
+
+def test_an_attachment_is_a_part_of_its_own_with_its_title() -> None:
+    """Rules in "附件1 考生须知" were cited under the notice's last section ("二、做好每日报告 >
+    1.考生须持…"), and 附件2's rules under 附件1's last rule."""
+    by_text = {c.text.split("\n")[0]: c.section_path for c in chunk_text(NOTICE_WITH_ATTACHMENTS)}
+    assert (
+        by_text["1.考生须持准考证和身份证参加考试。"]
+        == "附件1 考生须知 > 1.考生须持准考证和身份证参加考试"
+    )
+    assert by_text["2.开考15分钟后不得入场。"] == "附件1 考生须知 > 2.开考15分钟后不得入场"
+    assert by_text["1.监考员须佩戴监考证上岗。"] == "附件2：监考员守则 > 1.监考员须佩戴监考证上岗"
+    # A heading inside an attachment stays inside it.
+    assert by_text["## 考后"] == "附件2：监考员守则 > 考后"
+    # An attachment's title line is its heading, not a passage of its own.
+    assert "附件2：监考员守则" not in by_text
+    # The notice's list of its attachments is not an attachment.
+    assert by_text["1.考生须知"].startswith("二、做好每日报告")
+
+
+def test_attachment_numbering_must_run_in_order() -> None:
+    """An "附件3" with no 附件2 before it is a mention, not an attachment."""
+    text = "一、总则\n考点按规定执行。\n附件3\n考点名单\n二、其他\n本通知自发布之日起施行。"
+    assert "附件3 考点名单" not in _paths(text)
+
+
+def test_a_bare_attachment_line_over_a_list_is_the_list_of_attachments() -> None:
+    """A bare "附件：" (or "附件") over "1.考生须知" "2.监考员守则" lists what is attached; the
+    real "附件1" below still opens the first attachment."""
+    text = (
+        "一、报告\n各考点每天报告考务情况。\n附件：\n1.考生须知\n2.监考员守则\n附件\n1.考生须知\n"
+        "某县招生办\n附件1\n考生须知\n1.考生须持准考证参加考试。"
+    )
+    paths = _paths(text)
+    assert paths[-1] == "附件1 考生须知 > 1.考生须持准考证参加考试"
+    assert not any(p.startswith("附件 ") or p.startswith("附件：") for p in paths)

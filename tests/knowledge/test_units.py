@@ -272,3 +272,23 @@ def test_a_sentence_that_ends_with_as_follows_is_a_lead_in() -> None:
         "二、注意事项\n考生须按时参加现场确认。"
     )
     assert quotes == ["考生应具有高中毕业文化程度。", "考生须按时参加现场确认。"]
+
+
+def test_a_notice_signature_and_its_date_are_not_quoted() -> None:
+    """The 落款 ("某县招生考试委员会办公室" / "2026年5月20日") states no rule; quoted, it was an
+    "answer" that said nothing."""
+    text = (
+        "一、做好每日报告\n"
+        "各考点每天考试结束后报告当天考务情况。\n"
+        "某县招生考试委员会办公室\n"
+        "2026年5月20日\n"
+        "二〇二六年五月\n"
+    )
+    assert _units(text) == ["各考点每天考试结束后报告当天考务情况。"]
+
+
+def test_a_line_above_a_date_in_a_sentence_is_still_quoted() -> None:
+    """Only a date on a line of its own signs: a rule that ends with a full stop above a dated
+    line stays, and a sentence that mentions a date is no date line."""
+    text = "一、报名\n报名时间为2026年3月1日至10日。\n考生须在规定时间内完成网上确认。\n2026年3月\n"
+    assert _units(text) == ["报名时间为2026年3月1日至10日。", "考生须在规定时间内完成网上确认。"]
