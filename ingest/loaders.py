@@ -700,9 +700,10 @@ def strip_page_furniture(pages: list[str]) -> list[str]:
     """Drop page numbers and the running header and footer from each page's edges.
 
     A line is furniture when it sits among a page's first or last lines on at least half of
-    the pages, and on two at least (digits aside: "第3页" and "第4页" are the same line). Left in, a header lands
-    in the middle of every sentence that runs over a page break. The first page keeps its top
-    lines, where the running header is usually the document's title (see `first_page_header`).
+    the pages, and on two at least (digits aside: "第3页" and "第4页" are the same line). Left
+    in, a header lands in the middle of every sentence that runs over a page break. The first
+    page keeps its top lines, where the running header is usually the document's title (see
+    `first_page_header`).
     """
     split = _split_pages(pages)
     repeated = _running_lines(split)
@@ -723,7 +724,7 @@ def strip_page_furniture(pages: list[str]) -> list[str]:
 
 
 def first_page_header(pages: list[str]) -> set[str]:
-    """The first page's top lines that every other page repeats as its running header.
+    """The first page's top lines that the other pages repeat as their running header.
 
     Kept (it is often the title), such a line is still a line of its own: an issuer's
     letterhead ("某省教育考试院文件") above the title is not the title's first half.

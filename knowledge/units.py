@@ -51,7 +51,7 @@ _CONTINUING = "，,、"
 # A label with its value ("报名时间：8月25日至31日", "确认地点：各区县招生办") is a statement of
 # its own, though it has no full stop: the lines of a list of them are not one sentence.
 _LABELLED = re.compile(r"^[^，。；：:,;]{1,15}[：:]\s*\S")
-# A date on a line of its own, under the issuer's name, signs a notice (the 落款): neither line
+# A date on a line of its own under the issuer's name signs a notice (the 落款): neither line
 # states a rule, so neither is quoted.
 _DATE_LINE = re.compile(
     r"^[\d〇零○一二三四五六七八九]{4}\s*年\s*[\d一二三四五六七八九十]{1,2}\s*月"
@@ -150,8 +150,14 @@ class UnitBuilder:
             if is_heading(text_, at_section_start=at_start):
                 at_title = True
                 continue
-            signs = i + 1 < len(spans) and bool(_DATE_LINE.match(spans[i + 1].text))
-            if _DATE_LINE.match(text_) or (signs and not _FINAL.search(text_)):
+            # Under a section's title a date is the section's content ("三、考试时间" then
+            # "2026年6月7日"); under an issuer's name, it signs.
+            after_name = i >= 1 and not (i == 1 and at_title)
+            after_name = after_name and not _FINAL.search(spans[i - 1].text)
+            before_date = i + 1 < len(spans) and bool(_DATE_LINE.match(spans[i + 1].text))
+            if (_DATE_LINE.match(text_) and after_name) or (
+                before_date and not _FINAL.search(text_)
+            ):
                 continue
             if item:
                 if _said_after_number(text_) < _MIN_ITEM:

@@ -287,8 +287,22 @@ def test_a_notice_signature_and_its_date_are_not_quoted() -> None:
     assert _units(text) == ["各考点每天考试结束后报告当天考务情况。"]
 
 
-def test_a_line_above_a_date_in_a_sentence_is_still_quoted() -> None:
-    """Only a date on a line of its own signs: a rule that ends with a full stop above a dated
-    line stays, and a sentence that mentions a date is no date line."""
-    text = "一、报名\n报名时间为2026年3月1日至10日。\n考生须在规定时间内完成网上确认。\n2026年3月\n"
+def test_a_rule_above_a_signature_is_still_quoted() -> None:
+    """Only a date on a line of its own signs, with the name above it: a sentence that mentions
+    a date is no date line, and the rule above the signature stays."""
+    text = (
+        "一、报名\n"
+        "报名时间为2026年3月1日至10日。\n"
+        "考生须在规定时间内完成网上确认。\n"
+        "某县招生办公室\n"
+        "2026年3月\n"
+    )
     assert _units(text) == ["报名时间为2026年3月1日至10日。", "考生须在规定时间内完成网上确认。"]
+
+
+def test_a_date_that_is_a_sections_content_is_still_quoted() -> None:
+    """Under its section's title, a date on its own line is what the section says."""
+    assert _units("一、考试时间\n2026年6月7日\n二、考试地点\n县第一中学。") == [
+        "2026年6月7日",
+        "二、考试地点 县第一中学。",
+    ]
