@@ -13,7 +13,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from knowledge.units import opens_with_heading, sentences
+from knowledge.units import ITEM, opens_with_heading, sentences
 
 _CN_DIGITS = {
     "零": 0,
@@ -58,8 +58,6 @@ _ANNEX = re.compile(
     r"[ \t]*(?P<title>[^\n]*)"
 )
 _ANNEX_TITLE_MAX = 30
-# A line that opens with a number is an entry of a list, not a title.
-_LISTED = re.compile(r"[（(]?[一二三四五六七八九十\d]{1,3}[.．、)）]")
 _SENTENCE_PUNCT = re.compile(r"[，,。；;！？!?]")
 # Where a marker may begin: start of text or line, or after a sentence end / colon.
 _BOUNDARY = re.compile(r"(?:^|\n|(?<=[。！？；：:;!?]))[ \t]*|(?<=[。！？；;!?][”’」』])")
@@ -239,7 +237,7 @@ def _annex(text: str, pos: int, stack: list[_Open]) -> _Open | None:
     else:
         # The title is usually the next line: "附件1" / "考生须知".
         nxt = text[m.end() :].lstrip("\n").split("\n", 1)[0].strip()
-        listed = bool(_LISTED.match(nxt))
+        listed = bool(ITEM.match(nxt))  # an entry of a list, not a title
         if listed and not m.group("n"):
             return None  # "附件" over the list of a notice's attachments
         ok = nxt and not listed and len(nxt) <= _ANNEX_TITLE_MAX and not _SENTENCE_PUNCT.search(nxt)
