@@ -21,6 +21,7 @@ from bot.messages import Dialogue, Message, Outcome, OutFile, Passage, Reply, no
 from bot.qa import InvalidQuestion
 from bot.render import answer_plain
 from bot.services import Services
+from knowledge.textutil import loose_pattern
 from knowledge.units import ELISION
 
 __all__ = ["Core", "Dialogue", "Message", "OutFile", "Outcome", "Passage", "Reply"]
@@ -216,7 +217,7 @@ class Core:
             doc = self.services.index.document_text(chunk.path) or ""
             text = doc[cite["start"] : chunk.end].strip()
         parts = [x for x in cite["quote"].split(ELISION) if x]
-        if chunk is None or not parts or not all(x in text for x in parts):
+        if chunk is None or not parts or not all(loose_pattern(x).search(text) for x in parts):
             return Passage(n, cite["title"], cite["section"], cite["quote"], cite["quote"], False)
         return Passage(n, chunk.title, chunk.section, text, cite["quote"], True)
 

@@ -12,6 +12,7 @@ from telegram import InlineKeyboardButton, InlineKeyboardMarkup
 import prompts
 from bot.messages import Passage
 from bot.qa import Answer
+from knowledge.textutil import loose_pattern
 from knowledge.units import ELISION
 
 # Telegram allows 4,096 characters (UTF-16 units) per message; leave room for safety.
@@ -124,11 +125,6 @@ def answer_keyboard(answer: Answer, answer_id: int | None) -> InlineKeyboardMark
     return InlineKeyboardMarkup([sources, votes])
 
 
-def _loose(quote: str) -> re.Pattern[str]:
-    """A pattern for `quote` that allows any white space between its characters."""
-    return re.compile(r"\s*".join(re.escape(ch) for ch in quote if not ch.isspace()))
-
-
 def passage_messages(p: Passage) -> list[str]:
     """The full passage with the quoted sentence in bold."""
     where = f"[{p.n}] {p.title} · {p.section}" if p.section else f"[{p.n}] {p.title}"
@@ -139,8 +135,7 @@ def passage_messages(p: Passage) -> list[str]:
     # A lead-in + item quote is two pieces joined by an ellipsis: emphasise each.
     body, rest = "", p.text
     for part in (x for x in p.quote.split(ELISION) if x):
-        # A quote gives a sentence broken over lines on one line: match across white space.
-        found = _loose(part).search(rest)
+        found = loose_pattern(part).search(rest)
         if not found:
             body, rest = "", p.text
             break

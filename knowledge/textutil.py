@@ -15,6 +15,12 @@ CJK_PUNCT = "，。、；：？！“”‘’（）《》【】—…·「」�
 _SENT_END = re.compile(r"[。！？!?；;]+[”’」』）)]*|\n+")
 
 
+def loose_pattern(quote: str) -> re.Pattern[str]:
+    """A pattern for `quote` that allows any white space between its characters: a quote gives
+    a sentence that its document broke over lines on one line."""
+    return re.compile(r"\s*".join(re.escape(ch) for ch in quote if not ch.isspace()))
+
+
 @dataclass(frozen=True)
 class Span:
     """A piece of a text with its offsets in that text."""
