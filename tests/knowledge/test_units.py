@@ -306,3 +306,26 @@ def test_a_date_that_is_a_sections_content_is_still_quoted() -> None:
         "2026年6月7日",
         "二、考试地点 县第一中学。",
     ]
+
+
+def test_a_long_lead_in_is_quoted_whole_and_embedded_by_its_end() -> None:
+    """An article's lead-in can run over several clauses. Its first says whom the list is about
+    and what happens to them, so each item quotes it whole; the item's vector keeps only the
+    lead-in's last clauses, or every item of the article would look alike."""
+    text = (
+        "第七十九条 考生在国家教育考试中有下列行为之一的，由考试机构工作人员在考试现场采取必要"
+        "措施予以制止并终止其继续参加考试；考试机构可以取消其相关考试资格或者考试成绩；情节严重"
+        "的，由教育行政部门责令停止参加相关国家教育考试一年以上三年以下；构成违反治安管理行为的，"
+        "由公安机关依法给予治安管理处罚：\n"
+        "（一）非法获取考试试题或者答案的；\n"
+        "（二）抄袭他人答案的。\n"
+    )
+    units = build_units("教育法", chunk_text(text, max_chars=400))
+    item = next(u for u in units if "抄袭他人答案" in u.quote)
+    assert item.quote.startswith("第七十九条 考生在国家教育考试中有下列行为之一的")
+    assert "终止其继续参加考试" in item.quote
+    assert item.quote.endswith("……（二）抄袭他人答案的。")
+    assert "终止其继续参加考试" not in item.embed
+    assert item.embed.endswith("由公安机关依法给予治安管理处罚：……（二）抄袭他人答案的。")
+    # the lead-in is quoted with its items, not as a unit of its own
+    assert not any(u.quote.endswith("治安管理处罚：") for u in units)
