@@ -29,7 +29,7 @@ from ingest.loaders import LoadError, load, supported
 from knowledge.index import KnowledgeIndex, PreparedDocument
 
 # Bump when cleaning or chunking changes, so every document is processed again.
-PIPELINE_VERSION = "20"
+PIPELINE_VERSION = "21"
 # Plain-text files larger than this are processed in segments of about SEGMENT_CHARS.
 STREAM_BYTES = 8 * 1024 * 1024
 SEGMENT_CHARS = 1024 * 1024  # cleaning a segment briefly needs ~80 bytes per character

@@ -187,6 +187,9 @@ class UnitBuilder:
                 embedded = lead.short + joint + text_
             elif _LEAD_IN.search(text_):
                 self._lead = _lead_in(chunk.text, chunk.start, s.start, s.end)
+                # Its first clauses, cut off at a "；", were sentences of their own so far: the
+                # items quote them now, and alone they speak of a list they do not give.
+                units = [u for u in units if u.start < self._lead.start]
                 self._since_lead = 0
                 self._lead_section = section
                 # A lead-in announces what follows ("现将有关事项通知如下：", "下列行为应当认定

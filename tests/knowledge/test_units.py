@@ -327,5 +327,7 @@ def test_a_long_lead_in_is_quoted_whole_and_embedded_by_its_end() -> None:
     assert item.quote.endswith("……（二）抄袭他人答案的。")
     assert "终止其继续参加考试" not in item.embed
     assert item.embed.endswith("由公安机关依法给予治安管理处罚：……（二）抄袭他人答案的。")
-    # the lead-in is quoted with its items, not as a unit of its own
+    # the lead-in is quoted with its items, not as a unit of its own, nor are its clauses
     assert not any(u.quote.endswith("治安管理处罚：") for u in units)
+    assert all(u.quote.endswith("的；") or u.quote.endswith("的。") for u in units), units
+    assert len(units) == 2
