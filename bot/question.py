@@ -48,6 +48,9 @@ _SMALL_TALK = re.compile(
     re.IGNORECASE,
 )
 _THANKS = re.compile(r"谢谢|多谢|感谢|辛苦了")
+# How a chat message ends, and a space typed between two phrases instead of a comma.
+_ENDING = re.compile(r"[。.！!？?～~…\s\u3000]+$")
+_SPACE_AS_COMMA = re.compile(r"(?<=[\u3400-\u9fff])[ \u3000]+(?=[\u3400-\u9fff])")
 _CJK_RUN = re.compile(r"[\u4e00-\u9fff]{2,}")
 
 
@@ -60,6 +63,17 @@ class CleanQuestion:
     small_talk: bool = False
     thanks: bool = False  # small talk that thanks kaowu
     repairs: tuple[tuple[str, str], ...] = ()
+
+
+def canonical_question(text: str) -> str:
+    """One written form of a question: a space between phrases read as a comma, and one "？"
+    at the end, whatever the message ended with.
+
+    The embedder reads punctuation, and chat messages often end without a "？" (or lose it with
+    the thanks after it: "…怎么弄？谢谢"). Typed without the "？", 9 of the 166 evaluation
+    questions got another answer or none; typed with spaces for commas, also 9.
+    """
+    return _ENDING.sub("", _SPACE_AS_COMMA.sub("，", text)) + "？"
 
 
 def strip_politeness(text: str) -> str:
@@ -90,7 +104,7 @@ def understand(
     repairs: tuple[tuple[str, str], ...] = ()
     if repair is not None:
         text, repairs = repair(text)
-    return CleanQuestion(raw, text, repairs=repairs)
+    return CleanQuestion(raw, canonical_question(text), repairs=repairs)
 
 
 class TypoRepair:

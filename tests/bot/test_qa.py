@@ -74,6 +74,13 @@ def test_mention_greeting_and_traditional_script_are_understood(seed_services) -
     assert chatty.answered and chatty.citations[0].quote == plain.citations[0].quote
 
 
+def test_a_question_without_its_question_mark_gets_the_same_answer(seed_services) -> None:  # type: ignore[no-untyped-def]
+    forms = ["考务人员，要挑什么样的人？", "考务人员 要挑什么样的人", "考务人员，要挑什么样的人啊"]
+    answers = [seed_services.qa.ask(f) for f in forms]
+    first = {(a.answered, a.citations[0].quote if a.citations else None) for a in answers}
+    assert len(first) == 1
+
+
 def test_traditional_question_is_understood(seed_services) -> None:  # type: ignore[no-untyped-def]
     answer = seed_services.qa.ask("保密室值班期間有哪些禁止行為？")
     assert answer.answered and "严禁会客" in answer.citations[0].quote
