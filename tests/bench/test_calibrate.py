@@ -69,6 +69,43 @@ def test_cross_validation_reports_every_held_out_set() -> None:
     assert all(0 <= m["hit@1"] <= 1 for m in cv.values())
 
 
+def test_question_folds_score_each_question_once_by_a_model_not_fitted_on_it(
+    monkeypatch,  # type: ignore[no-untyped-def]
+) -> None:
+    items = _items()
+    fitted_on: list[set[int]] = []
+    real_fit = cal.fit
+
+    def recording_fit(train):  # type: ignore[no-untyped-def]
+        fitted_on.append({id(it) for it in train})
+        return real_fit(train)
+
+    models: dict[int, cal.AnswerModel] = {}
+    real_pooled = cal.pooled_metrics
+
+    def recording_pooled(scored):  # type: ignore[no-untyped-def]
+        for it, model in scored:
+            assert id(it) not in models  # each question is scored once
+            models[id(it)] = model
+        return real_pooled(scored)
+
+    monkeypatch.setattr(cal, "fit", recording_fit)
+    monkeypatch.setattr(cal, "pooled_metrics", recording_pooled)
+    cv = cal.cross_validate_by_question(items, k=4)
+    assert set(cv) == {"a/a.jsonl", "b/b.jsonl", "c/c.jsonl"}
+    assert len(fitted_on) == 4 and set(models) == {id(it) for it in items}
+    # every fold's model was fitted on questions of all three sets, none of them its own
+    by_model: dict[int, set[int]] = {}
+    for qid, model in models.items():
+        by_model.setdefault(id(model), set()).add(qid)
+    assert len(by_model) == 4
+    for scored_ids in by_model.values():
+        train = next(t for t in fitted_on if not t & scored_ids)
+        assert {it.set for it in items if id(it) in train} == {"a", "b", "c"}
+    answerable = sum(int(m["answerable_declined"].split("/")[1]) for m in cv.values())
+    assert answerable == sum(it.answerable for it in items)
+
+
 def test_model_round_trips_through_json_and_decides_the_same() -> None:
     items = _items()
     model = cal.fit(items)
