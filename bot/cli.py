@@ -35,8 +35,13 @@ def _print_ingest(report: Any, stream: Any = None) -> None:
     if report.repaired:
         parts.append(f"修复 {len(report.repaired)}")
     print(f"导入完成：{'，'.join(parts)}；写入 {report.chunks} 段。", file=stream or sys.stdout)
+    # A folder of old .doc files would repeat the same advice once per file: say it once.
+    by_reason: dict[str, list[str]] = {}
     for name, reason in report.skipped:
-        print(f"  跳过 {name}：{reason}", file=sys.stderr)
+        by_reason.setdefault(reason, []).append(name)
+    for reason, names in by_reason.items():
+        shown = "、".join(names[:3]) + (f" 等 {len(names)} 个文件" if len(names) > 3 else "")
+        print(f"  跳过 {shown}：{reason}", file=sys.stderr)
     if report.unreadable:
         print(prompts.render("ingest_unreadable", n=len(report.unreadable)), file=sys.stderr)
 

@@ -268,7 +268,9 @@ class HtmlLoader:
     """HTML pages: the main content element, headings as outline, ordered-list numbers as
     text, site chrome dropped."""
 
-    suffixes: tuple[str, ...] = (".html", ".htm")
+    # A page saved under its address keeps the server's suffix (.shtml is common on government
+    # sites).
+    suffixes: tuple[str, ...] = (".html", ".htm", ".shtml", ".xhtml")
 
     def load(self, path: Path) -> LoadedDocument:
         """Parse with BeautifulSoup (lxml) and keep the readable text."""
@@ -874,13 +876,37 @@ def supported(path: Path) -> bool:
     return path.suffix.lower() in LOADERS
 
 
+# Formats an office keeps that kaowu does not read, and what to turn each into. Saving as one
+# of the supported formats is the fix a user can make in the program they already have.
+_CONVERT_ADVICE = {
+    "unsupported_word": (".doc", ".dot", ".wps", ".wpt", ".rtf", ".odt"),
+    "unsupported_sheet": (".xls", ".xlsx", ".et", ".csv", ".ods"),
+    "unsupported_slides": (".ppt", ".pptx", ".dps", ".odp"),
+    "unsupported_ofd": (".ofd",),
+    "unsupported_image": (".jpg", ".jpeg", ".png", ".tif", ".tiff", ".bmp", ".gif"),
+    "unsupported_archive": (".zip", ".rar", ".7z"),
+}
+_ADVICE = {suffix: name for name, suffixes in _CONVERT_ADVICE.items() for suffix in suffixes}
+
+
+def convert_advice(path: Path) -> str:
+    """How to turn a file of an unread office format into one kaowu reads ("" if unknown)."""
+    name = _ADVICE.get(path.suffix.lower())
+    return prompts.load(name) if name else ""
+
+
+def unsupported_reason(path: Path) -> str:
+    """Why a file of this type is not read, and how to make it readable."""
+    return prompts.render(
+        "unsupported_type", suffix=path.suffix or "（无扩展名）", advice=convert_advice(path)
+    )
+
+
 def load(path: Path) -> LoadedDocument:
     """Load one file with the loader for its suffix; raises LoadError with a Chinese reason."""
     loader = LOADERS.get(path.suffix.lower())
     if loader is None:
-        raise LoadError(
-            f"不支持的文件类型 {path.suffix or '（无扩展名）'}（支持 .txt .md .html .docx .pdf）"
-        )
+        raise LoadError(unsupported_reason(path))
     try:
         if path.stat().st_size == 0:
             raise LoadError("文件为空")

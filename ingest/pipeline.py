@@ -25,7 +25,7 @@ import prompts
 from ingest.chunk import Chunk, chunk_text
 from ingest.clean import clean_text
 from ingest.encoding import EncodingError, iter_decoded
-from ingest.loaders import LoadError, load, supported
+from ingest.loaders import LoadError, load, supported, unsupported_reason
 from knowledge.index import KnowledgeIndex, PreparedDocument
 
 # Bump when cleaning or chunking changes, so every document is processed again.
@@ -82,10 +82,6 @@ def _why(exc: OSError, is_link: bool = False) -> str:
     return prompts.render("skip_os_error", reason=exc.strerror or exc)
 
 
-def _unsupported(path: Path) -> str:
-    return f"不支持的文件类型 {path.suffix or '（无扩展名）'}"
-
-
 def _scan(folder: Path, found: _Found, visited: set[tuple[int, int]]) -> None:
     shown = str(folder)
     try:
@@ -116,7 +112,7 @@ def _scan(folder: Path, found: _Found, visited: set[tuple[int, int]]) -> None:
         elif supported(path):
             found.files.append(path.resolve())
         else:
-            found.skipped.append((entry.name, _unsupported(path)))
+            found.skipped.append((entry.name, unsupported_reason(path)))
 
 
 def _find(paths: Sequence[Path]) -> _Found:
@@ -141,7 +137,7 @@ def _find(paths: Sequence[Path]) -> _Found:
         elif supported(p):
             found.files.append(p.resolve())
         else:
-            found.skipped.append((p.name, _unsupported(p)))
+            found.skipped.append((p.name, unsupported_reason(p)))
     found.files = list(dict.fromkeys(found.files))
     return found
 

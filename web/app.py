@@ -19,6 +19,7 @@ from fastapi.templating import Jinja2Templates
 import prompts
 from bot.qa import InvalidQuestion
 from bot.services import Services
+from ingest.loaders import LOADERS
 from web import auth, data
 from web.charts import hour_bars, level_bars
 from web.knowledge import Uploads, clean_name
@@ -257,7 +258,8 @@ def create_app(services: Services) -> FastAPI:
     # ------------------------------------------------------------------ 知识库
     def knowledge_page(request: Request, v: Visitor, status: int = 200, **extra: Any) -> Response:
         return page(request, "knowledge.html", v, status, docs=uploads.documents(),
-                    max_mb=web.web_upload_max_mb, **extra)  # fmt: skip
+                    max_mb=web.web_upload_max_mb, accept=",".join(sorted(LOADERS)),
+                    **extra)  # fmt: skip
 
     @app.get("/knowledge", response_class=HTMLResponse)
     def knowledge(request: Request, job: str = "", done: str = "") -> Response:

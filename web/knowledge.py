@@ -20,10 +20,8 @@ from pathlib import Path
 
 import prompts
 from bot.services import Services
-from ingest.loaders import LoadError
+from ingest.loaders import LoadError, convert_advice, supported
 from ingest.pipeline import file_fingerprint, prepare
-
-SUFFIXES = (".docx", ".pdf", ".html", ".htm", ".txt", ".md")
 
 
 @dataclass
@@ -83,8 +81,9 @@ class Uploads:
         """Why this upload is refused (Chinese), or None."""
         if not name:
             return prompts.load("web_upload_no_file")
-        if Path(name).suffix.lower() not in SUFFIXES:
-            return prompts.render("web_upload_type", file=name, suffix=Path(name).suffix or "无")
+        if not supported(Path(name)):
+            return prompts.render("web_upload_type", file=name, suffix=Path(name).suffix or "无",
+                                  advice=convert_advice(Path(name)))  # fmt: skip
         if size == 0:
             return prompts.render("web_upload_empty", file=name)
         if size > self.max_bytes:

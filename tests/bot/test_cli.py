@@ -108,6 +108,21 @@ def test_first_run_ingests_the_sample_handbook(tmp_path: Path) -> None:
     assert answer["answered"] and answer["citations"][0]["source"].endswith(".md")
 
 
+def test_a_folder_of_old_word_files_gets_the_advice_once(tmp_path: Path) -> None:
+    folder = tmp_path / "附件"
+    folder.mkdir()
+    for i in range(1, 5):
+        (folder / f"附件{i}.doc").write_bytes(b"\xd0\xcf\x11\xe0 old Word")
+    (folder / "通知.txt").write_text("考生须在开考前30分钟进入考场。\n", encoding="utf-8")
+    out = kaowu(tmp_path / "data", "ingest", "-q", str(folder))
+    assert out.returncode == 0, out.stderr
+    assert "新增 1" in out.stdout and "跳过 4" in out.stdout
+    lines = [line for line in out.stderr.splitlines() if ".doc" in line]
+    assert len(lines) == 1, out.stderr
+    assert "附件1.doc、附件2.doc、附件3.doc 等 4 个文件" in lines[0]
+    assert "另存为” .docx" in lines[0]
+
+
 def test_ingest_of_missing_path_fails(tmp_path: Path) -> None:
     out = kaowu(tmp_path / "d", "ingest", "-q", str(tmp_path / "nope"))
     assert out.returncode == 1 and "路径不存在" in out.stderr

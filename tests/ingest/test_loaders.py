@@ -480,6 +480,7 @@ def test_pdf_text_layer(tmp_path: Path) -> None:
         ("broken.pdf", b"%PDF-1.4 garbage", "无法读取 PDF"),
         ("binary.txt", b"\x00\x01\x02\x03" * 10, "不是文本文件"),
         ("sheet.xlsx", b"PK\x03\x04", "不支持的文件类型"),
+        ("notice.doc", b"\xd0\xcf\x11\xe0", "不支持的文件类型 .doc"),
     ],
 )
 def test_bad_files_refused_with_a_reason(
@@ -802,3 +803,46 @@ def test_pdf_letterhead_on_every_page_is_not_joined_to_the_title(tmp_path: Path)
     assert "某省教育考试院文件" not in cleaned.text
     assert cleaned.text.startswith(articles[0])
     assert all(a in cleaned.text for a in articles)
+
+
+@pytest.mark.parametrize(
+    ("name", "fix"),
+    [
+        ("附件1.doc", "另存为” .docx"),
+        ("通知.WPS", "另存为” .docx"),
+        ("考场安排.xls", "导出为 PDF"),
+        ("培训课件.pptx", "导出为 PDF"),
+        ("红头文件.ofd", "OFD 阅读器导出为 PDF"),
+        ("扫描件.jpg", "文字识别"),
+        ("材料.zip", "先解压"),
+    ],
+)
+def test_an_office_format_kaowu_cannot_read_is_refused_with_how_to_convert_it(
+    tmp_path: Path, name: str, fix: str
+) -> None:
+    path = tmp_path / name
+    path.write_bytes(b"\xd0\xcf\x11\xe0 not read")
+    with pytest.raises(LoadError) as caught:
+        load(path)
+    assert str(caught.value).startswith(f"不支持的文件类型 {path.suffix}")
+    assert fix in str(caught.value)
+
+
+def test_an_unknown_type_is_refused_without_advice_that_does_not_apply(tmp_path: Path) -> None:
+    path = tmp_path / "settings.toml"
+    path.write_text("x = 1", encoding="utf-8")
+    with pytest.raises(LoadError) as caught:
+        load(path)
+    assert str(caught.value) == "不支持的文件类型 .toml（可导入 .txt .md .html .docx .pdf）。"
+
+
+def test_a_page_saved_under_its_shtml_address_is_read_as_html(tmp_path: Path) -> None:
+    path = tmp_path / "t20260601_1234.shtml"
+    path.write_text(
+        "<html><head><title>关于做好考务工作的通知</title></head><body><div class='nav'>首页</div>"
+        "<div class='content'><p>考生须在开考前30分钟凭准考证进入考场。</p></div></body></html>",
+        encoding="gbk",
+    )
+    doc = load(path)
+    assert "考生须在开考前30分钟凭准考证进入考场。" in doc.text
+    assert "<p>" not in doc.text

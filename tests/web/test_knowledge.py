@@ -60,6 +60,7 @@ def test_refused_uploads_say_why_and_store_nothing(tmp_path: Path) -> None:
         client = c.sign_in(TOP)
         for name, body, why in (
             ("名单.xlsx", b"PK\x03\x04 not a document", "不能导入"),
+            ("附件1.doc", b"\xd0\xcf\x11\xe0 an old Word file", "另存为” .docx"),
             ("空文件.txt", b"", "空文件"),
             ("大文件.txt", "考".encode() * (1024 * 1024 // 3 + 1), "超过 1 MB"),
         ):
