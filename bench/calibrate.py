@@ -406,6 +406,11 @@ def _print_table(title: str, cv: dict[str, dict[str, Any]]) -> None:
         print(f"    misses: {' '.join(m['misses']) or '-'}")
 
 
+def _stored(table: dict[str, dict[str, Any]]) -> dict[str, dict[str, Any]]:
+    # The model's info keeps the figures; the miss lists are for reading at the console.
+    return {name: {k: v for k, v in m.items() if k != "misses"} for name, m in table.items()}
+
+
 def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
     """Collect, cross-validate, print held-out figures, optionally write the final model."""
     parser = argparse.ArgumentParser(description=__doc__)
@@ -428,13 +433,10 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
     if args.write:
         model = fit(items)
         model.info = model.info | {
-            "fitted_on": [f"{it.set}/{it.file}" for it in items[:1]]
-            and sorted({f"{it.set}/{it.file}" for it in items}),
+            "fitted_on": sorted({f"{it.set}/{it.file}" for it in items}),
             "questions": len(items),
-            "held_out": {k: {x: v for x, v in m.items() if x != "misses"} for k, m in cv.items()},
-            "by_question": {
-                k: {x: v for x, v in m.items() if x != "misses"} for k, m in by_question.items()
-            },
+            "held_out": _stored(cv),
+            "by_question": _stored(by_question),
         }
         path = REPO / "knowledge" / "answer_model.json"
         path.write_text(json.dumps(model.to_json(), ensure_ascii=False, indent=1) + "\n")
